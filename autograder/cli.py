@@ -1,0 +1,236 @@
+"""``python -m autograder build | grade | validate | gradescope`` (see README.md)."""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .config import ConfigError, load_config
+from .results import CaseResult, failure_results, write_results
+from .supervisor import GradeOptions, Layout, UploadError, find_file, grade_part, safe_extract
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _load(layout: Layout):
+    try:
+        return load_config(layout.config, layout.tests)
+    except ConfigError as e:
+        sys.exit(f"grading_config.yaml is not valid:\n{e}")
+
+
+# ---- build ----------------------------------------------------------------------------------------
+def render_written(root: Path):
+    """(student questions, answer key) from solutions/written, or (None, None) if absent."""
+    src = root / "solutions" / "written" / "hw12_written.md"
+    if not src.exists():
+        return None, None
+    sys.path.insert(0, str(root / "solutions"))
+    try:
+        from derivations import experiment_values, key_values
+        from derivations.render import render
+    finally:
+        sys.path.remove(str(root / "solutions"))
+    text = src.read_text()
+    values = {**key_values(), **experiment_values(root)}
+    return render(text, values, keep_solutions=False), render(text, values, keep_solutions=True)
+
+
+def cmd_build(args) -> int:
+    import yaml
+
+    from .release import build_release
+    from .zipgen import build_zip
+
+    layout = Layout(REPO)
+    cfg, cases = _load(layout)
+    public = sorted({c.file for part in cases.values() for c in part if c.visibility == "public"})
+    names = [p.name for p in public]
+    if len(names) != len(set(names)):
+        sys.exit("two public test files share a name; the release keeps them in one folder")
+    questions, key = render_written(REPO)
+    files = build_release(REPO, layout.release, layout.tests, public, questions)
+    print(f"assignment/: {len(files)} files")
+    if key is not None:
+        key_path = REPO / "solutions" / "written" / "hw12_key.md"
+        if not key_path.exists() or key_path.read_text() != key:
+            key_path.write_text(key)
+        print("solutions/written/hw12_key.md: answer key")
+    if args.no_zips:
+        return 0
+    raw = yaml.safe_load(layout.config.read_text())
+    for part in cfg.parts:
+        path = build_zip(REPO, part, cfg, raw, REPO / "dist" / "gradescope" / f"{part}.zip")
+        print(f"{path.relative_to(REPO)}: {path.stat().st_size // 1024} KiB")
+    return 0
+
+
+# ---- grade ------------------------------------------------------------------------------------------
+def _echo(result: CaseResult) -> None:
+    mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[result.status]
+    print(f"  {mark} {result.case.id} ({result.seconds:.1f}s)", flush=True)
+
+
+def parts_in(upload: Path, cfg) -> list[str]:
+    found = [name for name, part in cfg.parts.items()
+             if any(find_file(upload, f"hw12/{m}.py") for m in part.modules)
+             or any(find_file(upload, f) for f in part.data_files)]
+    return found or list(cfg.parts)
+
+
+def grade_upload(layout, cfg, cases, upload: Path, parts: list[str], opts: GradeOptions,
+                 verbose: bool, questions: set[str] | None = None) -> dict[str, dict]:
+    out = {}
+    for part in parts:
+        selected = [c for c in cases[part] if questions is None or c.question in questions]
+        if verbose:
+            print(f"grading part {part} ({len(selected)} test cases)", flush=True)
+        out[part] = grade_part(layout, cfg, part, selected, upload, opts,
+                               echo=_echo if verbose else None)
+    return out
+
+
+def _unpack(path: Path, tmp: Path) -> Path:
+    if path.is_file() and path.suffix == ".zip":
+        dest = tmp / "upload"
+        dest.mkdir()
+        safe_extract(path, dest)
+        return dest
+    if path.is_dir():
+        return path
+    raise UploadError(f"{path} is neither a folder nor a .zip file")
+
+
+def cmd_grade(args) -> int:
+    layout = Layout(REPO)
+    cfg, cases = _load(layout)
+    opts = GradeOptions(tier=args.tier, device=args.device)
+    target = Path(args.submission) if args.submission else REPO / "solutions"
+    if args.part and args.part not in cfg.parts:
+        sys.exit(f"unknown part {args.part!r}; parts: {', '.join(cfg.parts)}")
+    batch = args.batch or (target.is_dir() and (target / "submission_metadata.yml").exists())
+    with tempfile.TemporaryDirectory(prefix="hw12-upload-") as tmp:
+        if batch:
+            return _grade_batch(layout, cfg, cases, target, args, opts)
+        try:
+            upload = _unpack(target, Path(tmp))
+        except (UploadError, OSError, ValueError) as e:
+            sys.exit(f"cannot read {target}: {e}")
+        parts = [args.part] if args.part else parts_in(upload, cfg)
+        results = grade_upload(layout, cfg, cases, upload, parts, opts, not args.quiet)
+    outputs = _output_paths(Path(args.output), parts)
+    for part, data in results.items():
+        write_results(data, outputs[part])
+        print(f"\n== {cfg.parts[part].title} -> {outputs[part]}")
+        print(data["output"])
+    return 0
+
+
+def _output_paths(output: Path, parts: list[str]) -> dict[str, Path]:
+    if len(parts) == 1:
+        return {parts[0]: output}
+    return {p: output.with_name(f"{output.stem}-{p}{output.suffix or '.json'}") for p in parts}
+
+
+def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
+    """A Gradescope export (or any folder of submissions): results.json each, plus scores.csv."""
+    out_dir = Path(args.output).with_suffix("") if args.output != "results.json" else Path("graded")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subs = sorted(p for p in folder.iterdir()
+                  if (p.is_dir() or p.suffix == ".zip") and not p.name.startswith("."))
+    rows = []
+    for sub in subs:
+        with tempfile.TemporaryDirectory(prefix="hw12-upload-") as tmp:
+            try:
+                upload = _unpack(sub, Path(tmp))
+            except (UploadError, OSError, ValueError) as e:
+                print(f"{sub.name}: cannot read ({e})")
+                continue
+            parts = [args.part] if args.part else parts_in(upload, cfg)
+            results = grade_upload(layout, cfg, cases, upload, parts, opts, verbose=False)
+        for part, data in results.items():
+            dest = out_dir / sub.stem / (f"results-{part}.json" if len(parts) > 1 else "results.json")
+            write_results(data, dest)
+            row = {"submission": sub.stem, "part": part, "score": data["score"]}
+            qs = {}
+            for t in data["tests"]:
+                q = t["tags"][0]
+                qs[q] = qs.get(q, 0.0) + t["score"]
+            row.update(qs)
+            rows.append(row)
+            print(f"{sub.stem:30s} {part:12s} {data['score']:7.2f}")
+    fields = ["submission", "part", "score"] + sorted({k for r in rows for k in r} -
+                                                      {"submission", "part", "score"})
+    with open(out_dir / "scores.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {out_dir}/scores.csv ({len(rows)} rows)")
+    return 0
+
+
+# ---- gradescope entry point ------------------------------------------------------------------------
+def cmd_gradescope(args) -> int:
+    """Inside the Gradescope image: never exits without a valid results.json."""
+    t0 = time.monotonic()
+    out = Path(args.results)
+    try:
+        layout = Layout(REPO)
+        cfg, cases = load_config(layout.config, layout.tests)
+        os.umask(0o077)
+        opts = GradeOptions(tier="cpu", sandbox_user=args.sandbox_user)
+        upload = Path(args.submission)
+        zips = list(upload.glob("*.zip"))
+        with tempfile.TemporaryDirectory(prefix="hw12-upload-") as tmp:
+            if zips and not any(find_file(upload, f"hw12/{m}.py")
+                                for m in cfg.parts[args.part].modules):
+                upload = _unpack(zips[0], Path(tmp))
+            data = grade_part(layout, cfg, args.part, cases[args.part], upload, opts)
+        write_results(data, out)
+        print(data["output"])
+        return 0
+    except BaseException as e:  # noqa: BLE001 - whatever happens, Gradescope gets a results.json
+        msg = (f"The autograder failed before it could grade everything ({type(e).__name__}: {e}). "
+               "Your code was not at fault if this message mentions the autograder; please tell "
+               "the course staff.")
+        write_results(failure_results(msg, time.monotonic() - t0), out)
+        return 0
+
+
+# ---- validate ---------------------------------------------------------------------------------------
+def cmd_validate(args) -> int:
+    from .validate import validate
+
+    return validate(REPO, parts=args.part, jobs=args.jobs, verbose=not args.quiet)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="regenerate assignment/, the answer key and dist/gradescope/*.zip")
+    b.add_argument("--no-zips", action="store_true", help="only the release and the key")
+    g = sub.add_parser("grade", help="grade a submission exactly as Gradescope would")
+    g.add_argument("submission", nargs="?", help="folder or zip (default: the reference solutions)")
+    g.add_argument("--part", help="grade only this part")
+    g.add_argument("--tier", choices=["cpu", "gpu", "all"], default="cpu")
+    g.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                   help="cpu runs GPU-tier tests in their reduced CPU version")
+    g.add_argument("--output", default="results.json")
+    g.add_argument("--batch", action="store_true", help="SUBMISSION is a folder of submissions")
+    g.add_argument("--quiet", action="store_true")
+    v = sub.add_parser("validate", help="reference full, stubs zero, mutants lose, alternatives keep")
+    v.add_argument("--part", action="append", help="only these parts (repeatable)")
+    v.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    v.add_argument("--quiet", action="store_true")
+    s = sub.add_parser("gradescope", help="entry point inside the Gradescope image")
+    s.add_argument("--part", required=True)
+    s.add_argument("--sandbox-user", default=None)
+    s.add_argument("--submission", default="/autograder/submission")
+    s.add_argument("--results", default="/autograder/results/results.json")
+    args = ap.parse_args(argv)
+    return {"build": cmd_build, "grade": cmd_grade, "validate": cmd_validate,
+            "gradescope": cmd_gradescope}[args.cmd](args)

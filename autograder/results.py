@@ -1,0 +1,119 @@
+"""Gradescope ``results.json``: built from case results, checked against the schema, written atomically."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Case, GradingConfig
+
+SCHEMA = Path(__file__).with_name("schemas") / "gradescope_results.schema.json"
+MAX_OUTPUT = 8000
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    status: str  # passed | failed | skipped
+    message: str
+    seconds: float
+
+    @property
+    def score(self) -> float:
+        return self.case.points if self.status == "passed" else 0.0
+
+
+def _clean(text: str) -> str:
+    text = "".join(ch for ch in str(text) if ch in "\n\t" or ch >= " ")
+    return text if len(text) <= MAX_OUTPUT else text[:MAX_OUTPUT] + "\n... (cut)"
+
+
+def build_results(cfg: GradingConfig, part_name: str, results: list[CaseResult],
+                  seconds: float, notes: list[str] = ()) -> dict:
+    """The results.json dictionary for one part."""
+    part = cfg.parts[part_name]
+    hidden_vis = cfg.gradescope.hidden_visibility
+    tests = []
+    for i, r in enumerate(results, 1):
+        q = part.questions[r.case.question]
+        skipped = r.status == "skipped"
+        label = "hidden" if r.case.visibility == "hidden" else "public"
+        tests.append({
+            "name": f"{r.case.question} {q.title}: {r.case.function.removeprefix('test_')} ({label})",
+            "number": f"{r.case.question}.{i}",
+            "score": 0.0 if skipped else r.score,
+            "max_score": 0.0 if skipped else r.case.points,
+            "status": "passed" if r.status == "passed" else "failed",
+            "output": _clean(r.message if r.status != "passed" else (r.message or "passed")),
+            "tags": [r.case.question, r.case.tier],
+            "visibility": "visible" if r.case.visibility == "public" else hidden_vis,
+            "extra_data": {"seconds": round(r.seconds, 3), "skipped": skipped},
+        })
+    score = sum(t["score"] for t in tests)
+    summary = summary_table(cfg, part_name, results)
+    output = "\n".join([*notes, summary]) if notes else summary
+    data = {
+        "score": round(score, 6),
+        "execution_time": round(seconds, 3),
+        "output": _clean(output),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"part": part_name, "tier_questions": sorted({r.case.question for r in results})},
+    }
+    validate(data)
+    return data
+
+
+def per_question(cfg: GradingConfig, part_name: str, results: list[CaseResult]):
+    """Rows (question, title, score, max, status) in config order, for the table and the CSV."""
+    part = cfg.parts[part_name]
+    rows = []
+    for qname, q in part.questions.items():
+        mine = [r for r in results if r.case.question == qname]
+        if not mine:
+            continue
+        if all(r.status == "skipped" for r in mine):
+            rows.append((qname, q.title, 0.0, 0.0, "skipped"))
+            continue
+        got = sum(r.score for r in mine)
+        total = sum(r.case.points for r in mine if r.status != "skipped")
+        status = "ok" if math.isclose(got, total) else ("partial" if got > 0 else "zero")
+        rows.append((qname, q.title, got, total, status))
+    return rows
+
+
+def summary_table(cfg: GradingConfig, part_name: str, results: list[CaseResult]) -> str:
+    rows = per_question(cfg, part_name, results)
+    width = max([len(r[1]) for r in rows] + [5])
+    lines = [f"{'question':9s} {'title':{width}s} {'score':>13s}  status"]
+    for q, title, got, total, status in rows:
+        lines.append(f"{q:9s} {title:{width}s} {got:6.2f}/{total:<6.2f}  {status}")
+    got = sum(r[2] for r in rows)
+    total = sum(r[3] for r in rows)
+    lines.append(f"{'total':9s} {'':{width}s} {got:6.2f}/{total:<6.2f}")
+    return "\n".join(lines)
+
+
+def validate(data: dict) -> None:
+    """Raise jsonschema.ValidationError if ``data`` is not a valid Gradescope results.json."""
+    import jsonschema
+
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+
+
+def write_results(data: dict, path: Path) -> None:
+    """Write atomically, so that a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def failure_results(message: str, seconds: float = 0.0) -> dict:
+    """Last-resort results when grading itself failed: zero, and a message for the student."""
+    return {"score": 0.0, "execution_time": round(seconds, 3), "visibility": "visible",
+            "stdout_visibility": "hidden", "output": _clean(message), "tests": []}

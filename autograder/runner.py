@@ -1,0 +1,193 @@
+"""The trusted test runner: executes test cases against the sandboxed student code.
+
+    python -m autograder.runner JOB.json
+
+Started by the supervisor (autograder/supervisor.py), one job at a time. The job names the cases to
+run; for each one the runner appends two JSON lines to the job's events file: ``start`` before and
+``end`` (passed, message, seconds) after. If this process dies, the supervisor knows which case was
+running from the last ``start`` without an ``end`` and restarts a runner for the rest.
+
+Hidden test source, oracles and reference data stay in this process; the student's code runs in the
+worker (autograder/sandbox) and is only ever called through proxies.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import random
+import sys
+import time
+import traceback
+import types
+from pathlib import Path
+
+MAX_MESSAGE = 3000
+
+
+# ---- otter's exception-format decorator, without importing otter (it pulls in pandas) -----------
+class test_case:  # noqa: N801 - same name and signature as otter.test_files.test_case
+    """Drop-in for ``otter.test_files.test_case`` used when the runner executes test files."""
+
+    def __init__(self, name=None, points=None, hidden=False, success_message=None,
+                 failure_message=None):
+        self.name, self.points, self.hidden = name, points, hidden
+        self.success_message, self.failure_message = success_message, failure_message
+        self.test_func = None
+
+    def __call__(self, func):
+        self.test_func = func
+        return self
+
+
+def install_otter_shim() -> None:
+    """Make ``from otter.test_files import test_case`` resolve to the class above."""
+    otter = sys.modules.setdefault("otter", types.ModuleType("otter"))
+    shim = types.ModuleType("otter.test_files")
+    shim.test_case = test_case
+    otter.test_files = shim
+    sys.modules["otter.test_files"] = shim
+
+
+def load_test_functions(path: Path) -> dict[str, test_case]:
+    env = {"__name__": f"hw12_tests_{path.parent.name}_{path.stem}", "__file__": str(path)}
+    exec(compile(path.read_text(), str(path), "exec"), env)
+    return {v.test_func.__name__: v for v in env.values() if isinstance(v, test_case)}
+
+
+class SubmissionFiles:
+    """Read-only access to the data files a student submitted (answers, logs)."""
+
+    MAX_BYTES = 32 * 1024 * 1024
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _path(self, rel: str) -> Path:
+        p = (self.root / rel).resolve()
+        if self.root.resolve() not in p.parents:
+            raise ValueError(f"{rel} is outside the submission")
+        return p
+
+    def exists(self, rel: str) -> bool:
+        return self._path(rel).is_file()
+
+    def read_bytes(self, rel: str) -> bytes:
+        p = self._path(rel)
+        if not p.is_file():
+            raise FileNotFoundError(f"{rel} is not in your submission: upload it with the code "
+                                    "(python -m hw12.export writes the upload)")
+        if p.stat().st_size > self.MAX_BYTES:
+            raise ValueError(f"{rel} is larger than {self.MAX_BYTES // 2**20} MB")
+        return p.read_bytes()
+
+    def read_text(self, rel: str) -> str:
+        return self.read_bytes(rel).decode("utf-8", errors="replace")
+
+    def read_json(self, rel: str):
+        try:
+            return json.loads(self.read_text(rel))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{rel} is not valid JSON (line {e.lineno}: {e.msg}); "
+                             "re-run the notebook to write it again") from None
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def describe_failure(exc: BaseException, visibility: str) -> str:
+    """A message for the student: the test's own words, or what their code did."""
+    from .sandbox.client import SandboxAbort, StudentRaised
+
+    notes = "\n".join(getattr(exc, "__notes__", []) or [])
+    if isinstance(exc, AssertionError):
+        text = str(exc) or "a check failed"
+    elif isinstance(exc, StudentRaised) and exc.type_name == "NotImplementedError":
+        text = f"Not implemented yet: {exc.student_message}"
+    elif isinstance(exc, StudentRaised):
+        text = f"Your code raised an error: {exc}"
+    elif isinstance(exc, SandboxAbort):
+        text = str(exc)
+    elif isinstance(exc, (AttributeError, FileNotFoundError, ValueError)) and "hw12" in str(exc) \
+            or isinstance(exc, FileNotFoundError):
+        text = str(exc)
+    else:
+        text = (f"The test could not use what your code returned ({type(exc).__name__}: {exc}). "
+                "Check the return types and shapes against the docstring.")
+        if visibility == "public":
+            text += "\n" + "".join(traceback.format_exception(exc)[-3:])
+    if notes:
+        text += "\n" + notes
+    return text[:MAX_MESSAGE]
+
+
+def run_job(job: dict) -> None:
+    from .sandbox.client import Sandbox, SandboxOptions
+
+    install_otter_shim()
+    import torch
+
+    torch.set_num_threads(1)
+    sys.path.insert(0, str(Path(job["trusted_release"]).resolve()))  # given support code (trusted)
+    events = open(job["events"], "a", buffering=1)
+    device = job.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+    sandbox = Sandbox(SandboxOptions(
+        package_root=Path(job["package_root"]), log_path=Path(job["worker_log"]),
+        worker=Path(job["worker_script"]),
+        start_timeout_s=job["start_timeout_s"], import_timeout_s=job["import_timeout_s"],
+        user=job.get("sandbox_user"), env={"HW12_DEVICE": device}))
+    sandbox.broken.update(job.get("missing_modules", {}))
+    submission = SubmissionFiles(Path(job["submission_dir"]))
+    loaded: dict[str, dict[str, test_case]] = {}
+
+    def emit(**record):
+        events.write(json.dumps(record) + "\n")
+
+    for case in job["cases"]:
+        emit(event="start", id=case["id"])
+        t0 = time.monotonic()
+        if case["tier"] == "gpu" and device != "cuda" and not job.get("cpu_fallback"):
+            emit(event="end", id=case["id"], status="skipped", passed=False, seconds=0.0,
+                 message="skipped: this GPU-tier test needs CUDA, which this machine lacks")
+            continue
+        try:
+            if case["file"] not in loaded:
+                loaded[case["file"]] = load_test_functions(Path(case["file"]))
+            tc = loaded[case["file"]][case["function"]]
+            seed_everything(case["seed"])
+            sandbox.begin_test(case["seed"], case["time_limit_s"])
+            env = {"submission": submission, "device": device}
+            kwargs = {name: env[name] if name in env else sandbox.module(name)
+                      for name in inspect.signature(tc.test_func).parameters}
+            tc.test_func(**kwargs)
+            emit(event="end", id=case["id"], status="passed", passed=True,
+                 seconds=time.monotonic() - t0, message=tc.success_message or "")
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            message = describe_failure(exc, case["visibility"])
+            if tc_failure := getattr(loaded.get(case["file"], {}).get(case["function"]),
+                                     "failure_message", None):
+                message = f"{tc_failure}\n{message}"
+            emit(event="end", id=case["id"], status="failed", passed=False,
+                 seconds=time.monotonic() - t0, message=message)
+    sandbox.close()
+    events.close()
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    job = json.loads(Path(argv[0]).read_text())
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    run_job(job)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

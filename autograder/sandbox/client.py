@@ -1,0 +1,374 @@
+"""Runner side of the sandbox: start the student worker, call into it with deadlines, wrap replies.
+
+``Sandbox.module("binary_diffusion")`` returns a proxy whose attributes behave like the student's
+module: constants come back as plain values, functions and classes as callables that run in the
+worker. A call that hangs past the test's deadline kills the worker (``StudentTimeout``); a worker
+that dies (``os._exit``, a segfault, the memory killer) raises ``StudentCrashed``. Both derive from
+``BaseException`` so that a test's own ``except Exception`` cannot swallow them. The next call
+starts a fresh worker.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import protocol as P
+
+WORKER = Path(__file__).with_name("worker.py")
+
+
+class StudentRaised(Exception):
+    """The student's code raised an exception (``type_name`` is its class name)."""
+
+    def __init__(self, label: str, type_name: str, message: str, where: str):
+        self.type_name, self.student_message, self.where = type_name, message, where
+        text = f"{label} raised {type_name}: {message}"
+        super().__init__(text + (f"\n{where}" if where else ""))
+
+
+class SandboxAbort(BaseException):
+    """The student process hung or died; the current test cannot go on."""
+
+
+class StudentTimeout(SandboxAbort):
+    pass
+
+
+class StudentCrashed(SandboxAbort):
+    pass
+
+
+@dataclass
+class SandboxOptions:
+    package_root: Path
+    log_path: Path
+    python: str = sys.executable
+    worker: Path = WORKER  # a copy readable by the sandbox user when grading as root
+    start_timeout_s: float = 120.0
+    import_timeout_s: float = 30.0
+    file_size_limit: int = 64 * 1024 * 1024
+    user: str | None = None  # drop to this user when running as root (Gradescope)
+    env: dict = field(default_factory=dict)
+
+
+def _child_setup(file_size_limit: int):
+    """Runs in the worker between fork and exec: die with the runner, cap written file sizes."""
+    def setup():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        try:  # PR_SET_PDEATHSIG = 1: the kernel kills the worker when the runner exits
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+        except OSError:
+            pass
+    return setup
+
+
+class StudentProcess:
+    """One worker process and its two pipes."""
+
+    def __init__(self, opts: SandboxOptions, deadline: float):
+        self.opts = opts
+        to_child_r, self.to_child = os.pipe()
+        self.from_child, from_child_w = os.pipe()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(opts.package_root),
+               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", **opts.env}
+        if "CUDA_VISIBLE_DEVICES" in os.environ:
+            env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        self.log = open(opts.log_path, "ab")
+        kwargs = {}
+        if opts.user and os.geteuid() == 0:
+            kwargs.update(user=opts.user, group=opts.user, extra_groups=[])
+        self.proc = subprocess.Popen(
+            [opts.python, "-I", "-B", str(opts.worker), "--fd-in", str(to_child_r),
+             "--fd-out", str(from_child_w), "--package-root", str(opts.package_root)],
+            pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=subprocess.STDOUT, env=env, cwd=str(opts.package_root),
+            start_new_session=True, preexec_fn=_child_setup(opts.file_size_limit), **kwargs)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        os.set_blocking(self.from_child, False)
+        os.set_blocking(self.to_child, False)
+        self._read(deadline, "starting Python for your code")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        for fd in (self.to_child, self.from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.log.close()
+
+    def _wait(self, fd: int, deadline: float, write: bool, label: str) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise StudentTimeout(f"{label} did not finish within the time limit "
+                                 "(an infinite loop, or far too much work?)")
+        r, w, _ = select.select([] if write else [fd], [fd] if write else [], [], left)
+        if not (r or w):
+            raise StudentTimeout(f"{label} did not finish within the time limit "
+                                 "(an infinite loop, or far too much work?)")
+
+    def _read_exact(self, n: int, deadline: float, label: str) -> bytes:
+        chunks, left = [], n
+        while left:
+            self._wait(self.from_child, deadline, False, label)
+            try:
+                chunk = os.read(self.from_child, min(left, 1 << 20))
+            except BlockingIOError:
+                continue
+            if not chunk:
+                code = self.proc.wait()
+                raise StudentCrashed(f"your code's process ended during {label} "
+                                     f"(exit status {code}: sys.exit/os._exit, a crash, "
+                                     "or too much memory)")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def _read(self, deadline: float, label: str):
+        length = int.from_bytes(self._read_exact(8, deadline, label), "big")
+        if length > P.MAX_FRAME:
+            raise StudentCrashed(f"{label} returned {length} bytes, more than the grader accepts")
+        return P.loads(self._read_exact(length, deadline, label), trusted=False)
+
+    def request(self, message: tuple, deadline: float, label: str):
+        view = memoryview(len(payload := P.dumps(message)).to_bytes(8, "big") + payload)
+        while view:
+            self._wait(self.to_child, deadline, True, label)
+            try:
+                view = view[os.write(self.to_child, view):]
+            except BlockingIOError:
+                continue
+            except BrokenPipeError:
+                raise StudentCrashed(f"your code's process had ended before {label}") from None
+        return self._read(deadline, label)
+
+
+class Sandbox:
+    """Lazily started worker with per-test deadline, seeding and import bookkeeping."""
+
+    def __init__(self, opts: SandboxOptions):
+        self.opts = opts
+        self.proc: StudentProcess | None = None
+        self.generation = 0
+        self.deadline = float("inf")
+        self.seed = 0
+        self.imported: set[str] = set()
+        self.broken: dict[str, str] = {}  # module -> why it cannot be imported
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    def begin_test(self, seed: int, time_limit_s: float) -> None:
+        self.seed = seed
+        self.deadline = time.monotonic() + time_limit_s
+        if self.proc is not None and self.proc.alive():
+            self._rpc(("seed", seed), "seeding")
+
+    def close(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc = None
+
+    def _ensure(self) -> StudentProcess:
+        if self.proc is None or not self.proc.alive():
+            if self.proc is not None:
+                self.proc.kill()
+            start_deadline = time.monotonic() + self.opts.start_timeout_s
+            self.proc = StudentProcess(self.opts, start_deadline)
+            self.generation += 1
+            self.imported = set()
+            self._rpc(("seed", self.seed), "seeding")
+        return self.proc
+
+    def _rpc(self, message: tuple, label: str):
+        proc = self._ensure()
+        try:
+            status, *rest = proc.request(message, self.deadline, label)
+        except SandboxAbort:
+            self.close()
+            raise
+        except P.FrameTooLarge as e:
+            self.close()
+            raise StudentCrashed(str(e)) from None
+        if status == "err":
+            raise StudentRaised(label, *rest)
+        return rest[0]
+
+    # ---- modules and objects --------------------------------------------------------------------
+    def ensure_imported(self, name: str) -> None:
+        if name in self.broken:
+            raise StudentCrashed(self.broken[name])
+        self._ensure()
+        if name in self.imported:
+            return
+        saved = self.deadline
+        self.deadline = min(saved, time.monotonic() + self.opts.import_timeout_s)
+        try:
+            self._rpc(("import", name), f"importing hw12/{name}.py")
+        except StudentRaised as e:
+            self.broken[name] = f"hw12/{name}.py could not be imported: {e.type_name}: " \
+                                f"{e.student_message}\n{e.where}".rstrip()
+            raise StudentCrashed(self.broken[name]) from None
+        except StudentTimeout:
+            self.broken[name] = (f"importing hw12/{name}.py did not finish within "
+                                 f"{self.opts.import_timeout_s:.0f} s (code at module level that "
+                                 "never ends?)")
+            raise StudentTimeout(self.broken[name]) from None
+        finally:
+            self.deadline = saved
+        self.imported.add(name)
+
+    def module(self, name: str) -> "RemoteModule":
+        return RemoteModule(self, name)
+
+    def encode_args(self, obj, generators: list):
+        import torch
+
+        if isinstance(obj, torch.Generator):
+            generators.append(obj)
+            return (P.GENERATOR, len(generators) - 1, obj.get_state(), str(obj.device))
+        if isinstance(obj, RemoteObject):
+            if obj._generation != self.generation:
+                raise StudentCrashed(f"{obj._label} belonged to a process of your code that has "
+                                     "since been restarted")
+            return obj._ref_tuple
+        if type(obj) in (tuple, list):
+            return type(obj)(self.encode_args(v, generators) for v in obj)
+        if type(obj) is dict:
+            return {k: self.encode_args(v, generators) for k, v in obj.items()}
+        return obj
+
+    def decode(self, obj, label: str):
+        if isinstance(obj, tuple) and obj and isinstance(obj[0], str):
+            if obj[0] == P.HANDLE:
+                return RemoteObject(self, ("handle", obj[1]), label, obj[3], self.generation)
+            if obj[0] == P.NUMPY:
+                arr = obj[1].numpy()
+                return arr[()] if arr.ndim == 0 else arr
+        if type(obj) in (tuple, list):
+            return type(obj)(self.decode(v, label) for v in obj)
+        if type(obj) is dict:
+            return {k: self.decode(v, label) for k, v in obj.items()}
+        return obj
+
+    def call(self, ref, name, args, kwargs, label: str, grad_wrt=None):
+        if ref[0] == "module":
+            self.ensure_imported(ref[1])
+        gens: list = []
+        enc_args = self.encode_args(tuple(args), gens)
+        enc_kwargs = self.encode_args(dict(kwargs), gens)
+        if grad_wrt is None:
+            reply = self._rpc(("call", ref, name, enc_args, enc_kwargs), f"{label}(...)")
+        else:
+            reply = self._rpc(("grad_of", ref, name, list(grad_wrt), enc_args, enc_kwargs),
+                              f"{label}(...)")
+        for g, state in zip(gens, reply["generators"]):
+            if state is not None:
+                g.set_state(state)
+        value = self.decode(reply["value"], f"{label}(...)")
+        if grad_wrt is None:
+            return value
+        return value, self.decode(reply["grads"], f"{label}(...)")
+
+    def getattr(self, ref, name: str, label: str):
+        if ref[0] == "module":
+            self.ensure_imported(ref[1])
+        try:
+            return self.decode(self._rpc(("getattr", ref, name), f"reading {label}"), label)
+        except StudentRaised as e:
+            if e.type_name == "AttributeError":
+                raise AttributeError(f"{label} is missing: define it with exactly this name "
+                                     "(see the stub)") from None
+            raise
+
+    def builtin(self, op: str, ref, label: str):
+        try:
+            return self.decode(self._rpc(("builtin", op, ref), f"{op}({label})"), label)
+        except StudentRaised as e:
+            if e.type_name in ("TypeError", "ValueError"):  # keep len()/list() protocols working
+                raise TypeError(str(e)) from None
+            raise
+
+
+class RemoteObject:
+    """A function, class or object living in the student process."""
+
+    def __init__(self, sandbox: Sandbox, ref, label: str, is_callable: bool, generation: int):
+        object.__setattr__(self, "_sb", sandbox)
+        object.__setattr__(self, "_ref", ref)
+        object.__setattr__(self, "_label", label)
+        object.__setattr__(self, "_callable", is_callable)
+        object.__setattr__(self, "_generation", generation)
+
+    @property
+    def _ref_tuple(self):
+        return (P.HANDLE, self._ref[1], "", self._callable)
+
+    def _check(self):
+        if self._ref[0] == "handle" and self._generation != self._sb.generation:
+            raise StudentCrashed(f"{self._label} belonged to a process of your code that has "
+                                 "since been restarted")
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        self._check()
+        return self._sb.getattr(self._ref, name, f"{self._label}.{name}")
+
+    def __setattr__(self, name, value):
+        raise TypeError(f"cannot set attributes on {self._label} from a test")
+
+    def __call__(self, *args, **kwargs):
+        self._check()
+        return self._sb.call(self._ref, None, args, kwargs, self._label)
+
+    def _autograder_grad_of(self, wrt, *args, **kwargs):
+        self._check()
+        return self._sb.call(self._ref, None, args, kwargs, self._label, grad_wrt=wrt)
+
+    def __len__(self):
+        return self._sb.builtin("len", self._ref, self._label)
+
+    def __iter__(self):
+        return iter(self._sb.builtin("list", self._ref, self._label))
+
+    def __float__(self):
+        return float(self._sb.builtin("float", self._ref, self._label))
+
+    def __int__(self):
+        return int(self._sb.builtin("int", self._ref, self._label))
+
+    def __bool__(self):
+        return self._sb.builtin("bool", self._ref, self._label) is True
+
+    def __repr__(self):
+        return f"<{self._label} in the student process>"
+
+
+class RemoteModule(RemoteObject):
+    """``hw12.<name>`` in the student process."""
+
+    def __init__(self, sandbox: Sandbox, name: str):
+        super().__init__(sandbox, ("module", name), f"hw12.{name}", False, -1)
+
+    def _check(self):
+        pass
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self._label} is a module, not a function")

@@ -1,0 +1,191 @@
+"""The student worker: imports the submitted ``hw12`` package and answers calls from the test runner.
+
+    python -I worker.py --fd-in R --fd-out W --package-root DIR
+
+Runs untrusted code, so it knows nothing secret: it imports only the standard library, torch and the
+sibling ``protocol.py``; tests, oracles and reference code stay in the runner process. Every reply is
+made of plain data (see protocol.py); anything else stays here and is referred to by a handle.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import random
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import protocol as P  # noqa: E402 - the sibling file, found through the line above
+
+MAX_MESSAGE = 4000  # characters of an exception message or traceback sent back
+
+
+class Worker:
+    def __init__(self, package_root: str):
+        self.package_root = os.path.realpath(package_root)
+        self.handles: dict[int, object] = {}
+        self.handle_of: dict[int, int] = {}  # id(obj) -> handle number
+
+    # ---- encoding of replies: plain data only ---------------------------------------------------
+    def handle(self, obj) -> tuple:
+        key = id(obj)
+        if key not in self.handle_of:
+            self.handle_of[key] = len(self.handles) + 1
+            self.handles[self.handle_of[key]] = obj
+        return (P.HANDLE, self.handle_of[key], type(obj).__qualname__, callable(obj))
+
+    def encode(self, x, depth: int = 0):
+        import torch
+
+        t = type(x)
+        if x is None or t in (bool, int, float, str, complex):
+            return x
+        if depth > 20:
+            raise ValueError("returned value is nested too deeply")
+        if isinstance(x, torch.Tensor):
+            x = x.detach()
+            if type(x) is not torch.Tensor:  # Parameter or a subclass: keep only the data
+                x = x.as_subclass(torch.Tensor)
+            return x.clone()  # a view would otherwise carry its whole storage
+        if isinstance(x, (torch.dtype, torch.device)):
+            return x
+        if isinstance(x, tuple) and t.__module__ in ("builtins", "torch"):
+            return tuple(self.encode(v, depth + 1) for v in x)
+        if isinstance(x, tuple) and hasattr(x, "_fields"):  # namedtuple: keep the values
+            return tuple(self.encode(v, depth + 1) for v in x)
+        if t is list:
+            return [self.encode(v, depth + 1) for v in x]
+        if t is dict and all(type(k) is str for k in x):
+            return {k: self.encode(v, depth + 1) for k, v in x.items()}
+        if t.__module__ == "numpy" and hasattr(x, "dtype"):  # ndarray or numpy scalar
+            import numpy as np
+
+            arr = np.asarray(x)
+            if arr.dtype.kind in "biuf":
+                return (P.NUMPY, torch.from_numpy(np.array(arr, copy=True)))
+        return self.handle(x)
+
+    # ---- decoding of requests -------------------------------------------------------------------
+    def decode(self, x, generators: list):
+        import torch
+
+        if isinstance(x, tuple) and x and isinstance(x[0], str):
+            if x[0] == P.HANDLE:
+                return self.handles[x[1]]
+            if x[0] == P.GENERATOR:
+                _, slot, state, device = x
+                g = torch.Generator(device=device)
+                g.set_state(state)
+                while len(generators) <= slot:
+                    generators.append(None)
+                generators[slot] = g
+                return g
+        if type(x) in (tuple, list):
+            return type(x)(self.decode(v, generators) for v in x)
+        if type(x) is dict:
+            return {k: self.decode(v, generators) for k, v in x.items()}
+        return x
+
+    def resolve(self, ref):
+        kind, value = ref
+        if kind == "module":
+            return importlib.import_module(f"hw12.{value}")
+        return self.handles[value]
+
+    # ---- commands -------------------------------------------------------------------------------
+    def cmd_import(self, name):
+        importlib.import_module(f"hw12.{name}")
+        return None
+
+    def cmd_getattr(self, ref, name):
+        return self.encode(getattr(self.resolve(ref), name))
+
+    def cmd_call(self, ref, name, args, kwargs):
+        gens: list = []
+        target = self.resolve(ref)
+        fn = getattr(target, name) if name else target
+        out = fn(*self.decode(args, gens), **self.decode(kwargs, gens))
+        return {"value": self.encode(out), "generators": [g.get_state() if g else None for g in gens]}
+
+    def cmd_grad_of(self, ref, name, wrt, args, kwargs):
+        import torch
+
+        gens: list = []
+        target = self.resolve(ref)
+        fn = getattr(target, name) if name else target
+        kwargs = self.decode(kwargs, gens)
+        leaves = {}
+        for key in wrt:
+            leaves[key] = kwargs[key] = torch.as_tensor(kwargs[key]).detach().clone().requires_grad_(True)
+        out = fn(*self.decode(args, gens), **kwargs)
+        grads = {k: None for k in wrt}
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            got = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
+            grads = {k: (g.detach() if g is not None else None) for k, g in zip(leaves, got)}
+        return {"value": self.encode(out), "grads": self.encode(grads),
+                "generators": [g.get_state() if g else None for g in gens]}
+
+    def cmd_builtin(self, op, ref):
+        obj = self.resolve(ref)
+        fn = {"len": len, "list": list, "float": float, "int": int, "bool": bool, "str": str,
+              "repr": repr}[op]
+        return self.encode(fn(obj))
+
+    def cmd_seed(self, seed):
+        import numpy as np
+        import torch
+
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        return None
+
+    # ---- error reports --------------------------------------------------------------------------
+    def describe(self, exc: BaseException) -> tuple:
+        frames = traceback.extract_tb(exc.__traceback__)
+        mine = [f for f in frames if os.path.realpath(f.filename).startswith(self.package_root)]
+        lines = []
+        for f in mine[-4:]:
+            rel = os.path.relpath(os.path.realpath(f.filename), self.package_root)
+            lines.append(f'  File "{rel}", line {f.lineno}, in {f.name}\n    {f.line or ""}')
+        if isinstance(exc, SyntaxError) and exc.filename:
+            rel = os.path.relpath(os.path.realpath(exc.filename), self.package_root)
+            lines.append(f'  File "{rel}", line {exc.lineno}\n    {(exc.text or "").rstrip()}')
+        try:
+            message = str(exc)
+        except BaseException:  # noqa: BLE001 - a hostile __str__
+            message = "<exception message could not be printed>"
+        return ("err", type(exc).__name__, message[:MAX_MESSAGE], "\n".join(lines)[:MAX_MESSAGE])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fd-in", type=int, required=True)
+    ap.add_argument("--fd-out", type=int, required=True)
+    ap.add_argument("--package-root", required=True)
+    a = ap.parse_args()
+    sys.path.insert(0, a.package_root)
+    os.chdir(a.package_root)
+    fd_in, fd_out = a.fd_in, a.fd_out
+    worker = Worker(a.package_root)
+    import torch  # noqa: F401 - imported before any request, so request timing excludes it
+
+    torch.set_num_threads(int(os.environ.get("HW12_WORKER_THREADS", "1")))
+    P.write_frame(fd_out, P.dumps(("ready", None)))
+    while True:
+        try:
+            request = P.loads(P.read_frame(fd_in), trusted=True)
+        except EOFError:
+            return
+        command, *args = request
+        try:
+            reply = ("ok", getattr(worker, f"cmd_{command}")(*args))
+            payload = P.dumps(reply)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+            payload = P.dumps(worker.describe(exc))
+        P.write_frame(fd_out, payload)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Helpers for hidden tests: gradients through local or sandboxed functions, statistics, oracles.
+
+Hidden test files import from here; public test files must not (students do not have this package).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+__all__ = ["grad_of"]
+
+
+def grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: Any):
+    """Call ``fn(*args, **kwargs)`` and differentiate the sum of its output.
+
+    wrt: names of keyword arguments (tensors) to differentiate with respect to; each is cloned,
+    detached and marked ``requires_grad`` before the call.
+    Returns ``(output, grads)``: the detached output and a dict name -> gradient tensor, or ``None``
+    where no gradient reaches that input. Works for a local function and for a sandbox proxy (which
+    performs the same computation inside the student process).
+    """
+    remote = getattr(fn, "_autograder_grad_of", None)
+    if remote is not None:
+        return remote(list(wrt), *args, **kwargs)
+    return local_grad_of(fn, wrt, *args, **kwargs)
+
+
+def local_grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: Any):
+    """In-process implementation of :func:`grad_of` (also used inside the sandbox worker)."""
+    import torch
+
+    kwargs = dict(kwargs)
+    leaves = {}
+    for name in wrt:
+        leaf = torch.as_tensor(kwargs[name]).detach().clone().requires_grad_(True)
+        kwargs[name] = leaves[name] = leaf
+    out = fn(*args, **kwargs)
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        return (out.detach() if isinstance(out, torch.Tensor) else out), {n: None for n in wrt}
+    grads = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
+    return out.detach(), {n: (g.detach() if g is not None else None) for n, g in zip(leaves, grads)}

@@ -1,0 +1,132 @@
+"""``python -m autograder validate``: the grader accepts what is right and rejects what is wrong.
+
+1. The reference solutions score full marks (every tier; GPU-tier tests in their CPU version).
+2. The untouched release (assignment/) scores zero on every question.
+3. Every mutant in tests/mutants/<part>/ loses points on each question it lists in ``LOSES``;
+   every alternative (a different but correct implementation) keeps full marks.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import load_config
+from .supervisor import GradeOptions, Layout, grade_part
+
+MARKER = "# ---- code below"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One file of the mutant bank."""
+
+    path: Path
+    part: str
+    module: str
+    kind: str  # mutant | alternative
+    loses: tuple[str, ...]
+    code: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.part}/{self.path.stem}"
+
+
+def load_variant(path: Path, part: str) -> Variant:
+    text = path.read_text()
+    if MARKER not in text:
+        raise ValueError(f"{path}: no '{MARKER}' line")
+    head, code = text.split(MARKER, 1)
+    meta = {}
+    for node in ast.parse(head).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            meta[node.targets[0].id] = ast.literal_eval(node.value)
+    kind = meta.get("KIND", "mutant")
+    if kind not in ("mutant", "alternative"):
+        raise ValueError(f"{path}: KIND must be 'mutant' or 'alternative'")
+    loses = tuple(meta.get("LOSES", ()))
+    if kind == "mutant" and not loses:
+        raise ValueError(f"{path}: a mutant must list the questions it LOSES")
+    return Variant(path, part, meta["MODULE"], kind, loses, code.split("\n", 1)[1])
+
+
+def load_bank(repo: Path, parts) -> list[Variant]:
+    bank = []
+    for part in parts:
+        folder = repo / "tests" / "mutants" / part
+        for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+            bank.append(load_variant(path, part))
+    return bank
+
+
+def make_upload(repo: Path, variant: Variant | None, dest: Path) -> Path:
+    """The reference solutions with ``variant``'s code appended to its module."""
+    shutil.copytree(repo / "solutions", dest, ignore=shutil.ignore_patterns(
+        "__pycache__", "derivations", "written", "*.ipynb"))
+    if variant is not None:
+        target = dest / "hw12" / f"{variant.module}.py"
+        target.write_text(target.read_text() + "\n\n# ---- variant under test ----\n" + variant.code)
+    return dest
+
+
+def _scores(data: dict) -> dict[str, tuple[float, float]]:
+    per: dict[str, list[float]] = {}
+    for t in data["tests"]:
+        got, top = per.setdefault(t["tags"][0], [0.0, 0.0]), t["max_score"]
+        got[0] += t["score"]
+        got[1] += top
+    return {q: (a, b) for q, (a, b) in per.items()}
+
+
+def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int:
+    layout = Layout(repo)
+    cfg, cases = load_config(layout.config, layout.tests)
+    parts = parts or list(cfg.parts)
+    opts = GradeOptions(tier="all", device="cpu")
+    problems: list[str] = []
+    lines: list[str] = []
+
+    def grade(upload: Path, part: str, questions=None) -> dict[str, tuple[float, float]]:
+        selected = [c for c in cases[part] if questions is None or c.question in questions]
+        return _scores(grade_part(layout, cfg, part, selected, upload, opts))
+
+    def check_reference(part):
+        with tempfile.TemporaryDirectory() as tmp:
+            s = grade(make_upload(repo, None, Path(tmp) / "ref"), part)
+        bad = [q for q, (a, b) in s.items() if not math.isclose(a, b)]
+        return f"reference {part}", (f"not full marks on {bad}: {s}" if bad else None)
+
+    def check_stubs(part):
+        s = grade(layout.release, part)
+        bad = [q for q, (a, _) in s.items() if a > 0]
+        return f"stubs {part}", (f"points on {bad}: {s}" if bad else None)
+
+    def check_variant(v: Variant):
+        if v.kind == "mutant":
+            questions = set(v.loses)
+        else:  # every question whose tests call the patched module
+            questions = {c.question for c in cases[v.part] if v.module in c.params}
+        with tempfile.TemporaryDirectory() as tmp:
+            s = grade(make_upload(repo, v, Path(tmp) / "sub"), v.part, questions)
+        if v.kind == "mutant":
+            kept = [q for q in v.loses if q not in s or math.isclose(*s[q])]
+            return f"mutant {v.name}", (f"kept full marks on {kept}" if kept else None)
+        lost = [q for q, (a, b) in s.items() if not math.isclose(a, b)]
+        return f"alternative {v.name}", (f"lost points on {lost}: {s}" if lost else None)
+
+    tasks = [(check_reference, p) for p in parts] + [(check_stubs, p) for p in parts]
+    tasks += [(check_variant, v) for v in load_bank(repo, parts)]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for label, problem in pool.map(lambda t: t[0](t[1]), tasks):
+            lines.append(f"{'FAIL' if problem else 'ok  '} {label}" + (f": {problem}" if problem else ""))
+            if verbose:
+                print(lines[-1], flush=True)
+            if problem:
+                problems.append(f"{label}: {problem}")
+    print(f"validate: {len(tasks) - len(problems)} passed, {len(problems)} failed")
+    return 1 if problems else 0

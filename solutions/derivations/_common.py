@@ -1,0 +1,121 @@
+"""Small helpers shared by the derivation modules.
+
+Every check raises ``AssertionError`` with a message that says which claim failed, so that
+``verify_all()`` points straight at the broken derivation.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Iterable, Mapping, Sequence
+
+import sympy as sp
+
+
+def _freeze_symbolic_powers(expr: sp.Expr) -> sp.Expr:
+    """Split ``b**(t + c)`` into ``b**t * b**c`` and replace each ``b**t`` (symbolic exponent) by a
+    fresh symbol, so that a rational-function identity in ``b**t`` can be decided by ``cancel``."""
+    split = {}
+    for w in expr.atoms(sp.Pow):
+        if w.exp.is_number:
+            continue
+        const, rest = w.exp.as_coeff_Add()
+        split[w] = sp.Pow(w.base, rest) * sp.Pow(w.base, const)
+    expr = expr.xreplace(split)
+    frozen = {w: sp.Dummy() for w in expr.atoms(sp.Pow) if not w.exp.is_number}
+    return sp.cancel(expr.xreplace(frozen))
+
+
+def is_zero(expr: sp.Expr) -> bool:
+    """True when sympy can show that ``expr`` is identically zero."""
+    expr = sp.sympify(expr)
+    if expr == 0:
+        return True
+    for step in (sp.cancel, _freeze_symbolic_powers, sp.simplify,
+                 lambda e: sp.simplify(sp.powsimp(sp.expand(e), force=True))):
+        try:
+            if step(expr) == 0:
+                return True
+        except (TypeError, ValueError, NotImplementedError):  # pragma: no cover - sympy corner cases
+            continue
+    return False
+
+
+def assert_identity(lhs: sp.Expr, rhs: sp.Expr, claim: str) -> None:
+    """Assert ``lhs == rhs`` symbolically (``simplify(lhs - rhs) == 0``)."""
+    diff = sp.sympify(lhs) - sp.sympify(rhs)
+    if not is_zero(diff):
+        raise AssertionError(f"{claim}: the two sides differ by {sp.simplify(diff)}")
+
+
+def assert_identity_on_grid(lhs: sp.Expr, rhs: sp.Expr, grid: Mapping[sp.Symbol, Sequence],
+                            claim: str) -> int:
+    """Assert ``lhs == rhs`` exactly at every point of a grid of exact (rational) values.
+
+    Returns the number of points checked.
+    """
+    names = list(grid)
+    count = 0
+    for values in itertools.product(*(grid[n] for n in names)):
+        subs = dict(zip(names, values))
+        diff = sp.sympify(lhs).subs(subs) - sp.sympify(rhs).subs(subs)
+        if not is_zero(diff):
+            raise AssertionError(f"{claim}: fails at {subs} (difference {sp.nsimplify(diff)})")
+        count += 1
+    return count
+
+
+def assert_differs(seed_form: sp.Expr, correct: sp.Expr, at: Mapping[sp.Symbol, object],
+                   claim: str) -> sp.Expr:
+    """Assert that an erratum really is wrong: the two forms differ at the point ``at``.
+
+    Returns the (exact) difference at that point, a counterexample to ``seed_form == correct``.
+    """
+    diff = sp.nsimplify(sp.simplify(sp.sympify(seed_form).subs(at) - sp.sympify(correct).subs(at)))
+    if diff == 0:
+        raise AssertionError(f"{claim}: expected a counterexample at {dict(at)}, but both forms agree")
+    return diff
+
+
+def tex(expr) -> str:
+    """LaTeX for a key value; keeps the term order of unevaluated display forms."""
+    return sp.latex(expr, order="none")
+
+
+def shown_as(display: sp.Expr, proven: sp.Expr, claim: str, subs: Mapping | None = None) -> str:
+    """LaTeX of ``display`` after checking that it equals the ``proven`` expression.
+
+    ``display`` is an unevaluated (nicely ordered) form built for the answer key; ``subs`` maps
+    display-only symbols (such as ``alphabar_t``) to what they stand for.
+    """
+    value = sp.sympify(display).doit()
+    if subs:
+        value = value.subs(subs)
+    assert_identity(value, proven, f"display form of {claim}")
+    return tex(display)
+
+
+def add(*terms) -> sp.Expr:
+    """An unevaluated sum that prints its terms in the given order."""
+    return sp.Add(*terms, evaluate=False)
+
+
+def mul(*factors) -> sp.Expr:
+    """An unevaluated product that prints its factors in the given order."""
+    return sp.Mul(*factors, evaluate=False)
+
+
+def frac(num, den) -> sp.Expr:
+    """An unevaluated fraction ``num / den``."""
+    if num == 1:
+        return sp.Pow(den, -1, evaluate=False)
+    return sp.Mul(num, sp.Pow(den, -1, evaluate=False), evaluate=False)
+
+
+def sci(value, digits: int) -> str:
+    """Format a positive number as LaTeX scientific notation with ``digits`` significant digits."""
+    mantissa, exponent = f"{float(value):.{digits - 1}e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+def rationals(values: Iterable) -> list:
+    return [sp.Rational(v) for v in values]
