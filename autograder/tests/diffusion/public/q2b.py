@@ -79,7 +79,7 @@ def test_posterior_shapes_dtype_per_example_t(gaussian_diffusion):
             assert torch.allclose(var_all[0], torch.zeros(3, 4, dtype=torch.float64), atol=1e-6) and \
                 torch.allclose(var_all[1], torch.full((3, 4), 0.169355, dtype=torch.float64), atol=1e-5), (
                     "with t = tensor([1, 3]) the variance should be 0 for example 0 and β̃_3 = 0.169355 for "
-                    f"example 1; got {var.double().cpu().reshape(-1)[:1].tolist()} ... — example b must use t[b].")
+                    f"example 1; got {var_all[:, 0, 0].tolist()}. Example b must use its own t[b].")
             assert torch.allclose(mean[0].double().cpu(), torch.zeros(3, 4, dtype=torch.float64), atol=1e-6) and \
                 torch.allclose(mean[1].double().cpu(), torch.full((3, 4), 0.472308, dtype=torch.float64), atol=1e-5), (
                     "with t = tensor([1, 3]), x_t = 1 and x0 = 0, the mean should be 0 for example 0 and "

@@ -1,0 +1,87 @@
+"""grading_config.yaml: the real file loads; each kind of mistake is refused with its line."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from autograder.config import ConfigError, load_config, scan_test_file
+from conftest import REPO
+
+CONFIG = (REPO / "grading_config.yaml").read_text()
+TESTS = REPO / "autograder" / "tests"
+
+
+def test_real_config_loads_and_points_add_up():
+    cfg, cases = load_config(REPO / "grading_config.yaml", TESTS)
+    for part, part_cases in cases.items():
+        for q, question in cfg.parts[part].questions.items():
+            total = sum(c.points for c in part_cases if c.question == q)
+            assert total == pytest.approx(question.points), (part, q)
+    ids = [c.id for cs in cases.values() for c in cs]
+    assert len(ids) == len(set(ids)), "case ids must be unique"
+    seeds = [c.seed for cs in cases.values() for c in cs]
+    assert len(set(seeds)) == len(seeds), "every case gets its own seed"
+
+
+def _broken(tmp_path, old: str, new: str):
+    assert old in CONFIG, f"fixture text {old!r} no longer in grading_config.yaml"
+    path = tmp_path / "grading_config.yaml"
+    path.write_text(CONFIG.replace(old, new, 1))
+    return path, CONFIG.replace(old, new, 1)
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize("old,new,needle,expect", [
+    ("  time_limit_s: 30", "  time_limt_s: 30", "time_limt_s", "Extra inputs are not permitted"),
+    ("  seed: 182", "  seed: many", "seed: many", "valid integer"),
+    ("points: 2\n", "points: 7\n", "points: 7", "test cases add up to"),
+    ("public: public/q1a.py", "public: public/q1a_missing.py", "q1a_missing", "does not exist"),
+    ("        public: public/q1a.py", "        tier: tpu\n        public: public/q1a.py", "tier: tpu",
+     "Input should be 'cpu' or 'gpu'"),
+    ("modules: [binary_diffusion, gaussian_diffusion]", "modules: binary_diffusion",
+     "modules: binary_diffusion", "valid list"),
+])
+def test_mistakes_are_refused_with_their_line(tmp_path, old, new, needle, expect):
+    path, text = _broken(tmp_path, old, new)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, TESTS)
+    message = str(err.value)
+    assert expect in message
+    line = int(re.search(r"grading_config\.yaml:(\d+):", message).group(1))
+    assert line == _line_of(text, needle) or expect == "test cases add up to"
+
+
+def test_invalid_yaml_is_refused(tmp_path):
+    path = tmp_path / "grading_config.yaml"
+    path.write_text(CONFIG + "\n  - : [unbalanced\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path, TESTS)
+
+
+def test_hidden_flag_must_match_the_folder(tmp_path):
+    public = tmp_path / "t" / "p" / "public"
+    public.mkdir(parents=True)
+    (public / "q.py").write_text(
+        "from otter.test_files import test_case\n"
+        "@test_case(points=1, hidden=True)\ndef test_x(m):\n    pass\n")
+    cfg = {"version": 1, "gradescope": {"torch_index_url": "x"},
+           "parts": {"p": {"title": "P", "modules": ["m"],
+                           "questions": {"q": {"title": "Q", "points": 1, "public": "public/q.py"}}}}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError, match="hidden=True but the file is listed as public"):
+        load_config(path, tmp_path / "t")
+
+
+def test_every_test_case_has_points_and_a_message_bearing_body():
+    for f in sorted(TESTS.glob("*/*/*.py")):
+        scanned = scan_test_file(f)
+        assert scanned, f"{f} defines no test case"
+        for name, points, hidden, _ in scanned:
+            assert points > 0, f"{f}:{name}"
+            assert hidden == (f.parent.name == "hidden"), f"{f}:{name} hidden flag vs folder"

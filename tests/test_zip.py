@@ -1,0 +1,84 @@
+"""The Gradescope zip itself works: unpacked into an /autograder-shaped folder, its grader entry
+point (what run_autograder calls, without setup.sh's installs) grades a submission and writes a
+valid results.json; and the zip carries no reference solutions."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from autograder.results import validate
+from conftest import REPO
+
+ZIP = REPO / "dist" / "gradescope" / "diffusion.zip"
+
+
+@pytest.fixture(scope="module")
+def unpacked(tmp_path_factory):
+    if not ZIP.exists():
+        subprocess.run([sys.executable, "-m", "autograder", "build"], cwd=REPO, check=True)
+    ag = tmp_path_factory.mktemp("ag") / "autograder"
+    (ag / "source").mkdir(parents=True)
+    with zipfile.ZipFile(ZIP) as zf:
+        zf.extractall(ag / "source")
+    return ag
+
+
+def test_zip_layout(unpacked):
+    src = unpacked / "source"
+    for name in ("setup.sh", "run_autograder", "environment.yml", "otter_config.json",
+                 "files/grading_config.yaml", "files/autograder/cli.py",
+                 "files/assignment/hw12/binary_diffusion.py"):
+        assert (src / name).is_file(), name
+    run = (src / "run_autograder").read_text()
+    assert "python -m autograder gradescope --part diffusion" in run
+    setup = (src / "setup.sh").read_text()
+    assert "torch==2.14.1" in setup and "--index-url" in setup and "useradd" in setup
+    env = (src / "environment.yml").read_text()
+    assert "otter-grader" in env and "torchvision" not in env
+    with zipfile.ZipFile(ZIP) as zf:
+        names = zf.namelist()
+        assert not [n for n in names if n.startswith("files/solutions")], "no reference code"
+        assert any("/hidden/" in n for n in names), "the hidden tests must be in the zip"
+        for n in names:
+            if n.startswith("files/assignment/"):
+                assert b"BEGIN SOLUTION" not in zf.read(n), n
+
+
+def _run_entry(unpacked, submission, results):
+    run = (unpacked / "source" / "run_autograder").read_text()
+    cmd = re.search(r"^python -m autograder gradescope (.*)$", run, re.M).group(1).split()
+    cmd = [c for c in cmd]
+    user_at = cmd.index("--sandbox-user")
+    del cmd[user_at:user_at + 2]  # no unprivileged user on a developer's machine
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "gradescope", *cmd, "--submission", str(submission),
+         "--results", str(results)], cwd=unpacked / "source" / "files", capture_output=True,
+        text=True, timeout=600)
+
+
+def test_zip_grades_the_reference_to_full_marks(unpacked, tmp_path):
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    for m in ("binary_diffusion", "gaussian_diffusion"):  # loose files, as students drag them in
+        (sub / f"{m}.py").write_text((REPO / "solutions" / "hw12" / f"{m}.py").read_text())
+    results = tmp_path / "results" / "results.json"
+    proc = _run_entry(unpacked, sub, results)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(results.read_text())
+    validate(data)
+    assert data["score"] == pytest.approx(sum(t["max_score"] for t in data["tests"]))
+    assert data["score"] > 0
+
+
+def test_zip_grades_an_empty_submission_to_zero(unpacked, tmp_path):
+    results = tmp_path / "results" / "results.json"
+    proc = _run_entry(unpacked, tmp_path / "does-not-exist", results)
+    assert proc.returncode == 0
+    data = json.loads(results.read_text())
+    validate(data)
+    assert data["score"] == 0
