@@ -68,7 +68,9 @@ def test_hostile_submission_is_contained(name, fast_root, tmp_path):
     assert json.loads(out.read_text()) == results
     scores = question_scores(results)
     assert scores["q1a"][0] == 0, f"{name}: q1a should score zero, got {scores['q1a']}"
-    assert math.isclose(*scores["q2a"]), f"{name}: q2a must keep full marks, got {scores['q2a']}"
+    q2a_failed = [t["output"] for t in results["tests"]
+                  if t["tags"][0] == "q2a" and t["status"] == "failed"]
+    assert math.isclose(*scores["q2a"]), f"{name}: q2a must keep full marks: {q2a_failed}"
     q1a_msgs = [t["output"] for t in results["tests"] if t["tags"][0] == "q1a"]
     assert all(m.strip() for m in q1a_msgs), f"{name}: every failed case needs a message"
     assert any(hint in m for m in q1a_msgs), f"{name}: expected {hint!r} in {q1a_msgs[0][:500]}"

@@ -63,10 +63,14 @@ def test_release_has_no_solution_text_or_hidden_tests():
 
 def test_build_twice_changes_nothing(tmp_path):
     """`python -m autograder build` is deterministic: the release and zips are byte-identical."""
+    def build():
+        subprocess.run([sys.executable, "-m", "autograder", "build"], cwd=REPO, check=True,
+                       capture_output=True)
+    build()
     before = _tree(RELEASE)
     zips = {p.name: p.read_bytes() for p in (REPO / "dist" / "gradescope").glob("*.zip")}
-    subprocess.run([sys.executable, "-m", "autograder", "build"], cwd=REPO, check=True,
-                   capture_output=True)
+    assert zips, "build wrote no zips"
+    build()
     assert _tree(RELEASE) == before
     assert {p.name: p.read_bytes() for p in (REPO / "dist" / "gradescope").glob("*.zip")} == zips
 

@@ -1,0 +1,1 @@
+"""HW12 (EECS 182): binary and Gaussian diffusion, early exit, and RLHF."""

@@ -1,0 +1,193 @@
+"""Binary (±1 pixel) diffusion: forward noising, its posterior, and the training loss (HW12 Q1).
+
+Time-index convention: ``t`` counts forward steps. ``t = 0`` is the clean image ``Y_0 = x0`` and
+``Y_t`` is obtained from ``Y_{t-1}`` by flipping every pixel independently with probability
+``delta``. Equivalently, each step replaces a pixel by a fresh fair coin with probability
+``2 * delta`` (the two-state chain of Austin et al. 2021, "Structured Denoising Diffusion Models in
+Discrete State-Spaces" (D3PM), with the uniform transition matrix).
+
+Shapes: images are float tensors of ±1 values with a batch dimension first, ``(B, ...)``.
+Wherever ``t`` appears it is either a Python int (the same step for the whole batch) or a
+LongTensor of shape ``(B,)`` giving example ``b`` (along dim 0) its own step ``t[b]``.
+``delta`` is a Python float in (0, 1/2). Every function keeps the device and floating dtype of its
+tensor inputs, and all randomness comes from the ``generator`` argument.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "survival_prob",
+    "forward_step",
+    "sample_forward",
+    "Q1C_ANSWER",
+    "posterior_prob_plus",
+    "bernoulli_kl",
+    "diffusion_loss",
+    "uniform_like",
+    "broadcast_per_example",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers (given): random numbers from an explicit generator, per-example broadcasting.
+# ----------------------------------------------------------------------------------------------
+def uniform_like(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Independent Uniform[0, 1) numbers, one per entry of ``like``.
+
+    like: tensor of any shape; the result has its shape, floating dtype and device.
+    generator: ``torch.Generator`` to draw from (on any device), or None for torch's default one.
+    """
+    device = generator.device if generator is not None else like.device
+    u = torch.rand(like.shape, generator=generator, device=device, dtype=like.dtype)
+    return u.to(like.device)
+
+
+def broadcast_per_example(values, like: torch.Tensor) -> torch.Tensor:
+    """Shape per-example values so that they broadcast against ``like`` along dim 0.
+
+    values: a Python number, a 0-dim tensor, or a tensor of shape (B,) with B = like.shape[0].
+    like: tensor of shape (B, ...).
+    Returns a tensor on like's device: 0-dim for a number or 0-dim tensor, otherwise of shape
+    (B, 1, ..., 1) with like.dim() dimensions. Floating values are cast to like's dtype.
+    """
+    if isinstance(values, torch.Tensor):
+        v = values.to(like.device)
+    elif isinstance(values, float):
+        v = torch.tensor(values, dtype=like.dtype, device=like.device)
+    else:
+        v = torch.as_tensor(values, device=like.device)
+    if v.is_floating_point():
+        v = v.to(like.dtype)
+    if v.dim() == 0:
+        return v
+    if v.dim() != 1 or v.shape[0] != like.shape[0]:
+        raise ValueError(f"expected per-example values of shape ({like.shape[0]},), got {tuple(v.shape)}")
+    return v.reshape((-1,) + (1,) * (like.dim() - 1))  # (B,) -> (B, 1, ..., 1)
+
+
+# ----------------------------------------------------------------------------------------------
+# Q1(a)
+# ----------------------------------------------------------------------------------------------
+# Forward marginal of the two-state chain: Austin et al. 2021 (D3PM), Sec. 3, q(x_t | x_0) = Cat(x_0 Q̄_t).
+def survival_prob(t, delta: float):
+    """Probability that a pixel has not been replaced by a fair coin during the first t steps.
+
+    Args:
+        t: int >= 0, or a LongTensor of any shape (e.g. (B,)) of steps.
+        delta: per-step flip probability, a float in (0, 1/2).
+    Returns:
+        A float if ``t`` is an int; otherwise a floating tensor with the shape and device of ``t``.
+    """
+    # TODO: in each step the pixel is replaced with probability 2 * delta, independently of the
+    # TODO: other steps; "not replaced after t steps" means every one of those t coins said "keep".
+    # TODO: write it so that it works unchanged for an int t and for a LongTensor t.
+    raise NotImplementedError("survival_prob: not implemented yet (hw12/binary_diffusion.py)")
+
+
+# ----------------------------------------------------------------------------------------------
+# The forward process one step at a time (given)
+# ----------------------------------------------------------------------------------------------
+def forward_step(y: torch.Tensor, delta: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One forward step: flip every pixel of ``y`` independently with probability ``delta``.
+
+    y: (B, ...) tensor of ±1 floats (Y_{t-1}).
+    Returns Y_t: a new tensor with y's shape, dtype and device.
+    """
+    flip = uniform_like(y, generator) < delta  # (B, ...) bool
+    return torch.where(flip, -y, y)
+
+
+# ----------------------------------------------------------------------------------------------
+# Q1(b)
+# ----------------------------------------------------------------------------------------------
+def sample_forward(x0: torch.Tensor, t, delta: float,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sample Y_t given Y_0 = x0 in one shot (without simulating Y_1, ..., Y_{t-1}).
+
+    Args:
+        x0: (B, ...) tensor of ±1 floats, the clean images.
+        t: int >= 0, or LongTensor of shape (B,): the step of each example.
+        delta: per-step flip probability, a float in (0, 1/2).
+        generator: ``torch.Generator`` that supplies all the randomness (None: torch's default).
+    Returns:
+        (B, ...) tensor of ±1 values with x0's dtype and device; every pixel of every example
+        is noised independently of the others.
+    """
+    # TODO: use at most two coins per pixel (uniform_like(x0, generator) gives one uniform per pixel):
+    # TODO:   coin 1 decides whether the pixel was ever replaced; it survives with prob survival_prob(t, delta);
+    # TODO:   coin 2 is the fair ±1 coin that a replaced pixel shows.
+    # TODO: for a tensor t, survival_prob(t, delta) has shape (B,); broadcast_per_example reshapes it
+    # TODO: to (B, 1, ..., 1) so that example b uses its own t[b].
+    raise NotImplementedError("sample_forward: not implemented yet (hw12/binary_diffusion.py)")
+
+
+# ----------------------------------------------------------------------------------------------
+# Q1(c): which nonlinearity turns a real-valued output into P(pixel = +1)?
+# One of "sigmoid", "relu", "tanh".
+# ----------------------------------------------------------------------------------------------
+Q1C_ANSWER = None  # TODO: replace None by your answer
+
+
+# ----------------------------------------------------------------------------------------------
+# Q1(d)
+# ----------------------------------------------------------------------------------------------
+# Posterior of the chain by Bayes' rule: Austin et al. 2021 (D3PM), Sec. 3, q(x_{t-1} | x_t, x_0).
+def posterior_prob_plus(y_t: torch.Tensor, x0: torch.Tensor, t, delta: float) -> torch.Tensor:
+    """Elementwise P(Y_{t-1}[j] = +1 | Y_t = y_t, Y_0 = x0) for t >= 1.
+
+    Args:
+        y_t: (B, ...) tensor of ±1 floats, the noisy images at step t.
+        x0: (B, ...) tensor of ±1 floats, the clean images (either sign of every pixel).
+        t: int >= 1, or LongTensor of shape (B,) with entries >= 1.
+        delta: per-step flip probability, a float in (0, 1/2).
+    Returns:
+        (B, ...) tensor of probabilities in [0, 1] with y_t's dtype and device.
+    """
+    # TODO: prior: P(Y_{t-1}[j] = +1 | Y_0[j] = x0[j]): the pixel survived the first t - 1 steps,
+    # TODO: or it was replaced and the fair coin showed +1. Make it work for both signs of x0.
+    # TODO: likelihood: P(Y_t[j] = y | Y_{t-1}[j] = a) is 1 - delta if y == a and delta otherwise.
+    # TODO: combine them with Bayes' rule; avoid Python if-statements on tensors (they must be elementwise).
+    raise NotImplementedError("posterior_prob_plus: not implemented yet (hw12/binary_diffusion.py)")
+
+
+# ----------------------------------------------------------------------------------------------
+# Q1(e)
+# ----------------------------------------------------------------------------------------------
+def bernoulli_kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Elementwise KL(Bern(p) || Bern(q)) in nats, with the convention 0 * log 0 = 0.
+
+    Args:
+        p: tensor with entries in [0, 1] (0 and 1 included).
+        q: tensor with entries in (0, 1), broadcastable with p.
+    Returns:
+        Tensor of the broadcast shape of p and q (floating dtype of the inputs), entries >= 0.
+    """
+    # TODO: KL = p log(p / q) + (1 - p) log((1 - p) / (1 - q)).
+    # TODO: at p = 0 or p = 1 one term is 0 * log 0 = 0; torch.xlogy(x, y) computes x * log(y)
+    # TODO: and returns 0 where x == 0, without producing nan.
+    raise NotImplementedError("bernoulli_kl: not implemented yet (hw12/binary_diffusion.py)")
+
+
+# Per-step term L_{t-1} of the variational bound: Austin et al. 2021 (D3PM), Sec. 3; Ho et al. 2020, eq. 5.
+def diffusion_loss(logits: torch.Tensor, y_t: torch.Tensor, x0: torch.Tensor, t,
+                   delta: float) -> torch.Tensor:
+    """Training loss: KL(target posterior || model), summed over pixels, averaged over the batch.
+
+    Args:
+        logits: (B, ...) real tensor with x0's shape; the model's P(Y_{t-1}[j] = +1) is
+            sigmoid(logits[..., j]).
+        y_t: (B, ...) ±1 floats, the noisy images at step t.
+        x0: (B, ...) ±1 floats, the clean images.
+        t: int >= 1, or LongTensor of shape (B,).
+        delta: per-step flip probability, a float in (0, 1/2).
+    Returns:
+        0-dim tensor with logits' dtype and device, differentiable with respect to ``logits``
+        (finite for any finite logits, however large).
+    """
+    # TODO: the target is p = posterior_prob_plus(y_t, x0, t, delta); the model's probability is
+    # TODO: q = sigmoid(logits). Do not take log(sigmoid(logits)) directly: it overflows to -inf for
+    # TODO: large |logits|. Use log q = F.logsigmoid(logits) and log(1 - q) = F.logsigmoid(-logits).
+    # TODO: sum over every dim except dim 0, then average over the batch (dim 0).
+    raise NotImplementedError("diffusion_loss: not implemented yet (hw12/binary_diffusion.py)")

@@ -1,0 +1,114 @@
+"""Gaussian diffusion: closed-form forward marginals and the forward-process posterior (HW12 Q2).
+
+Time-index convention (Ho et al. 2020, "Denoising Diffusion Probabilistic Models"): ``betas`` is a
+1-D tensor of length T with ``betas[t - 1] = β_t`` for t = 1..T, and the forward process is
+q(x_t | x_{t-1}) = N(sqrt(1 - β_t) x_{t-1}, β_t I). Schedules derived from it, such as
+``alpha_bar(betas)``, have length T + 1 and are indexed by t directly: entry 0 belongs to the clean
+data x_0.
+
+Shapes: data tensors are (B, ...) with the batch first. Wherever ``t`` appears it is either a
+Python int (the same step for the whole batch) or a LongTensor of shape (B,) giving example ``b``
+(along dim 0) its own step ``t[b]``. Schedule quantities are computed in float64 and cast to the
+data's floating dtype at the end; results keep the device and floating dtype of the inputs. All
+randomness comes from the ``noise`` or ``generator`` arguments.
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = ["alpha_bar", "q_sample", "q_posterior_mean_variance", "normal_like", "extract"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers (given)
+# ----------------------------------------------------------------------------------------------
+def normal_like(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Independent N(0, 1) numbers, one per entry of ``like``.
+
+    like: tensor of any shape; the result has its shape, floating dtype and device.
+    generator: ``torch.Generator`` to draw from (on any device), or None for torch's default one.
+    """
+    device = generator.device if generator is not None else like.device
+    eps = torch.randn(like.shape, generator=generator, device=device, dtype=like.dtype)
+    return eps.to(like.device)
+
+
+def extract(values: torch.Tensor, t, like: torch.Tensor) -> torch.Tensor:
+    """Look up ``values[t]`` and shape it to broadcast against ``like`` along dim 0.
+
+    values: 1-D tensor indexed by the step (e.g. the (T+1,) output of ``alpha_bar``).
+    t: int, or LongTensor of shape (B,) with B = like.shape[0].
+    like: (B, ...) tensor.
+    Returns a tensor with like's device and dtype: 0-dim for an int t, otherwise (B, 1, ..., 1)
+    with like.dim() dimensions.
+    """
+    if isinstance(t, torch.Tensor):
+        out = values[t.to(values.device).long()]
+        if out.dim() == 1:
+            if out.shape[0] != like.shape[0]:
+                raise ValueError(f"t has {out.shape[0]} entries but the batch has {like.shape[0]}")
+            out = out.reshape((-1,) + (1,) * (like.dim() - 1))  # (B,) -> (B, 1, ..., 1)
+    else:
+        out = values[int(t)]
+    return out.to(device=like.device, dtype=like.dtype)
+
+
+# ----------------------------------------------------------------------------------------------
+# Q2(a)
+# ----------------------------------------------------------------------------------------------
+def alpha_bar(betas: torch.Tensor) -> torch.Tensor:
+    """Cumulative signal coefficients ᾱ_t = Π_{i=1}^{t} (1 - β_i) for t = 0, 1, ..., T.
+
+    Args:
+        betas: (T,) floating tensor, betas[t - 1] = β_t in (0, 1).
+    Returns:
+        (T + 1,) tensor with the dtype and device of ``betas``; entry 0 is 1 (the empty product)
+        and entry t is ᾱ_t. The product is accumulated in float64, then cast to betas' dtype.
+    """
+    # TODO: torch.cumprod of (1 - β) accumulated in float64, with a 1 in front for t = 0 (torch.cat);
+    # TODO: cast the result back to betas.dtype and keep betas.device.
+    raise NotImplementedError("alpha_bar: not implemented yet (hw12/gaussian_diffusion.py)")
+
+
+def q_sample(x0: torch.Tensor, t, betas: torch.Tensor, noise: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sample x_t ~ q(x_t | x_0) in one shot.
+
+    Args:
+        x0: (B, ...) floating tensor, the clean data.
+        t: int in 1..T, or LongTensor of shape (B,) with entries in 1..T.
+        betas: (T,) schedule, betas[t - 1] = β_t.
+        noise: optional (B, ...) tensor ε with x0's shape; if given the result is a deterministic
+            function of it. If None, ε ~ N(0, I) is drawn with ``generator``.
+        generator: ``torch.Generator`` used only when ``noise`` is None.
+    Returns:
+        x_t: (B, ...) tensor with x0's dtype and device.
+    """
+    # TODO: reparameterise the closed form of q(x_t | x_0) from 2(a) (Ho et al. 2020, eq. 4):
+    # TODO: x_t is the signal coefficient times x0 plus the noise coefficient times ε.
+    # TODO: if noise is None draw it with normal_like(x0, generator).
+    # TODO: extract(alpha_bar(...), t, x0) gives ᾱ_t shaped (B, 1, ..., 1) for a tensor t.
+    raise NotImplementedError("q_sample: not implemented yet (hw12/gaussian_diffusion.py)")
+
+
+# ----------------------------------------------------------------------------------------------
+# Q2(b)
+# ----------------------------------------------------------------------------------------------
+def q_posterior_mean_variance(x_t: torch.Tensor, x0: torch.Tensor, t, betas: torch.Tensor):
+    """Mean and variance of the Gaussian q(x_{t-1} | x_t, x_0).
+
+    Args:
+        x_t: (B, ...) floating tensor, the noisy data at step t.
+        x0: (B, ...) floating tensor with x_t's shape, the clean data.
+        t: int in 1..T, or LongTensor of shape (B,) with entries in 1..T.
+        betas: (T,) schedule, betas[t - 1] = β_t.
+    Returns:
+        ``(mean, variance)``: mean is (B, ...) like x_t; variance is the per-coordinate variance,
+        a tensor broadcastable to x_t's shape without changing it (0-dim for an int t,
+        (B, 1, ..., 1) for a tensor t). Both have x_t's dtype and device.
+    """
+    # TODO: use your closed form from 2(b) (Ho et al. 2020, eqs. 6-7). Mind the indices: β_t is
+    # TODO: betas[t - 1], ᾱ_t is alpha_bar(betas)[t] and ᾱ_{t-1} is alpha_bar(betas)[t - 1].
+    # TODO: build float64 tables over t = 1..T, then extract(table, t - 1, x_t) for each coefficient.
+    # TODO: check t = 1: the posterior must be the point mass at x0 (mean x0, variance 0).
+    raise NotImplementedError("q_posterior_mean_variance: not implemented yet (hw12/gaussian_diffusion.py)")

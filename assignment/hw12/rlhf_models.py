@@ -1,0 +1,243 @@
+"""Models for the RLHF notebook (Q4): a small T5 policy trained from scratch, a reward model, and
+the training loops of the supervised and reward-modelling stages. Given code.
+
+* Policy: ``T5ForConditionalGeneration`` built from a small ``T5Config`` (about 0.3 M parameters
+  with the default ``ModelConfig``), trained by supervised fine-tuning (SFT) on reference summaries.
+* Reward model: a T5 encoder (initialised from the SFT policy's encoder, as InstructGPT
+  initialises its reward model from the SFT model) reading "article <sep> summary", followed by
+  ``rlhf.RewardHead`` (masked mean over the summary positions -> scalar).
+* Checkpoints are plain dicts of configs and state dicts (``make_checkpoint``), so they can be saved
+  with ``torch.save`` and loaded with ``torch.load(weights_only=True)``.
+
+Pretrained path (optional): with ``HW12_PRETRAINED=1`` and a model already in the local Hugging
+Face cache, ``load_pretrained_policy`` returns e.g. ``t5-small``; it never downloads. Off by default.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from transformers import T5Config, T5EncoderModel, T5ForConditionalGeneration
+
+try:
+    from .rlhf import IGNORE_INDEX, RewardHead
+except ImportError:  # imported as a top-level module
+    from rlhf import IGNORE_INDEX, RewardHead
+
+__all__ = ["USE_PRETRAINED", "ModelConfig", "build_policy", "RewardModel", "make_checkpoint",
+           "load_checkpoint", "save_checkpoint", "read_checkpoint", "load_pretrained_policy",
+           "train_sft", "train_reward_model", "pairwise_accuracy", "batched"]
+
+#: Switch for the pretrained path. Off unless HW12_PRETRAINED=1 is set before import.
+USE_PRETRAINED = os.environ.get("HW12_PRETRAINED", "0") == "1"
+SEP_ID = 3  # "<sep>" in rlhf_data's tokenizer
+CHECKPOINT_FORMAT = "hw12-rlhf-checkpoint-v1"
+
+
+@dataclass
+class ModelConfig:
+    """Size of the from-scratch T5 policy. Each field's help text is in its metadata."""
+
+    d_model: int = field(default=64, metadata={"help": "width of the residual stream"})
+    d_ff: int = field(default=128, metadata={"help": "width of the feed-forward layers"})
+    num_heads: int = field(default=4, metadata={"help": "attention heads"})
+    num_layers: int = field(default=2, metadata={"help": "encoder layers (decoder has as many)"})
+    seed: int = field(default=0, metadata={"help": "seed of the initial weights"})
+
+
+def build_policy(vocab_size: int, cfg: ModelConfig = ModelConfig()) -> T5ForConditionalGeneration:
+    """A freshly initialised small T5 (pad = decoder start = 0, </s> = 1, no dropout)."""
+    config = T5Config(vocab_size=vocab_size, d_model=cfg.d_model, d_ff=cfg.d_ff,
+                      d_kv=cfg.d_model // cfg.num_heads, num_heads=cfg.num_heads,
+                      num_layers=cfg.num_layers, num_decoder_layers=cfg.num_layers,
+                      relative_attention_num_buckets=16, relative_attention_max_distance=64,
+                      dropout_rate=0.0, pad_token_id=0, eos_token_id=1,
+                      decoder_start_token_id=0, tie_word_embeddings=True)
+    torch.manual_seed(cfg.seed)
+    return T5ForConditionalGeneration(config)
+
+
+class RewardModel(nn.Module):
+    """r(x, y): T5 encoder over "article <sep> summary" + a scalar head on the summary positions.
+
+    forward(input_ids (B, S), attention_mask (B, S), labels (B, T) with -100 padding) -> (B,).
+    """
+
+    def __init__(self, config: Dict[str, Any]):
+        super().__init__()
+        self.encoder = T5EncoderModel(T5Config(**config))
+        self.head = RewardHead(self.encoder.config.d_model)
+
+    @classmethod
+    def from_policy(cls, policy: T5ForConditionalGeneration) -> "RewardModel":
+        rm = cls(policy.config.to_dict())
+        rm.encoder.shared.load_state_dict(policy.shared.state_dict())
+        rm.encoder.encoder.load_state_dict(policy.get_encoder().state_dict())
+        return rm
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                labels: torch.Tensor) -> torch.Tensor:
+        B = input_ids.shape[0]
+        summary_mask = (labels != IGNORE_INDEX).long()                      # (B, T)
+        summary_ids = labels.masked_fill(summary_mask == 0, 0)             # (B, T)
+        sep = torch.full((B, 1), SEP_ID, dtype=torch.long, device=input_ids.device)
+        ids = torch.cat([input_ids, sep, summary_ids], dim=1)             # (B, S+1+T)
+        mask = torch.cat([attention_mask.long(), torch.ones_like(sep), summary_mask], dim=1)
+        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        pool = torch.cat([torch.zeros_like(attention_mask.long()), torch.ones_like(sep),
+                          summary_mask], dim=1)                             # sep + summary
+        return self.head(hidden, pool)                                      # (B,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------------------------
+def _plain(d: Dict[str, Any]) -> Dict[str, Any]:
+    """Keep only JSON-like config entries (so torch.load(weights_only=True) accepts them)."""
+    ok = (int, float, str, bool, type(None))
+    return {k: v for k, v in d.items()
+            if isinstance(v, ok) or (isinstance(v, (list, tuple)) and all(isinstance(x, ok) for x in v))}
+
+
+def make_checkpoint(policy: T5ForConditionalGeneration, reward_model: Optional[RewardModel] = None,
+                    tokenizer=None) -> Dict[str, Any]:
+    """Plain-data checkpoint: configs, CPU state dicts and the tokenizer as a JSON string."""
+    ckpt: Dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "policy": {"config": _plain(policy.config.to_dict()),
+                   "state_dict": {k: v.detach().cpu().clone() for k, v in policy.state_dict().items()}},
+        "reward_model": None, "tokenizer": None,
+    }
+    if reward_model is not None:
+        ckpt["reward_model"] = {
+            "config": _plain(reward_model.encoder.config.to_dict()),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in reward_model.state_dict().items()}}
+    if tokenizer is not None:
+        ckpt["tokenizer"] = tokenizer.backend_tokenizer.to_str()
+    return ckpt
+
+
+def load_checkpoint(ckpt: Dict[str, Any], device="cpu") -> Tuple[T5ForConditionalGeneration,
+                                                                  Optional[RewardModel]]:
+    """(policy, reward_model or None) on ``device`` from a ``make_checkpoint`` dict."""
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"not an RLHF checkpoint (format {ckpt.get('format')!r})")
+    policy = T5ForConditionalGeneration(T5Config(**ckpt["policy"]["config"]))
+    policy.load_state_dict(ckpt["policy"]["state_dict"])
+    reward_model = None
+    if ckpt.get("reward_model") is not None:
+        reward_model = RewardModel(ckpt["reward_model"]["config"])
+        reward_model.load_state_dict(ckpt["reward_model"]["state_dict"])
+        reward_model = reward_model.to(device).eval()
+    return policy.to(device).eval(), reward_model
+
+
+def save_checkpoint(path, ckpt: Dict[str, Any]) -> None:
+    torch.save(ckpt, path)
+
+
+def read_checkpoint(path) -> Dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_pretrained_policy(name: str = "t5-small"):
+    """A pretrained summariser and its tokenizer from the local cache (HW12_PRETRAINED=1 only)."""
+    if not USE_PRETRAINED:
+        raise RuntimeError("the pretrained path is off; set HW12_PRETRAINED=1 to use it")
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(name, local_files_only=True)
+    model = T5ForConditionalGeneration.from_pretrained(name, local_files_only=True)
+    return model, tok
+
+
+# ---------------------------------------------------------------------------------------------
+# Training loops of the supervised and reward-modelling stages
+# ---------------------------------------------------------------------------------------------
+def batched(n: int, batch_size: int, generator: torch.Generator):
+    """Endless iterator of index batches (LongTensor) over a reshuffled range(n)."""
+    while True:
+        perm = torch.randperm(n, generator=generator)
+        for i in range(0, n - batch_size + 1, batch_size):
+            yield perm[i:i + batch_size]
+
+
+def train_sft(policy: T5ForConditionalGeneration, input_ids: torch.Tensor,
+              attention_mask: torch.Tensor, labels: torch.Tensor, steps: int,
+              batch_size: int = 32, lr: float = 3e-3, seed: int = 0, device="cpu",
+              progress: bool = False) -> List[float]:
+    """Supervised fine-tuning on (article, reference summary) pairs with the model's token-mean
+    cross-entropy and Adam with a linear decay. Returns the loss of every step."""
+    from tqdm.auto import tqdm
+
+    policy.to(device).train()
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / max(steps, 1))
+    it = batched(input_ids.shape[0], batch_size, torch.Generator().manual_seed(seed))
+    losses = []
+    for _ in tqdm(range(steps), disable=not progress, desc="SFT"):
+        idx = next(it)
+        out = policy(input_ids=input_ids[idx].to(device), attention_mask=attention_mask[idx].to(device),
+                     labels=labels[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(out.loss.detach()))
+    policy.eval()
+    return losses
+
+
+def train_reward_model(reward_model: RewardModel, input_ids: torch.Tensor,
+                       attention_mask: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor,
+                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], steps: int,
+                       batch_size: int = 32, lr: float = 1e-3, seed: int = 0, device="cpu",
+                       progress: bool = False) -> List[float]:
+    """Train on preference pairs with ``loss_fn(r_chosen, r_rejected)`` (your reward_model_loss).
+
+    input_ids, attention_mask: (N, S) articles; chosen, rejected: (N, T) label tensors of the
+    preferred and the other summary. Returns the loss of every step.
+    """
+    from tqdm.auto import tqdm
+
+    reward_model.to(device).train()
+    opt = torch.optim.Adam(reward_model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / max(steps, 1))
+    it = batched(input_ids.shape[0], batch_size, torch.Generator().manual_seed(seed))
+    losses = []
+    for _ in tqdm(range(steps), disable=not progress, desc="reward model"):
+        idx = next(it)
+        ids, mask = input_ids[idx].to(device), attention_mask[idx].to(device)
+        r_c = reward_model(ids, mask, chosen[idx].to(device))
+        r_r = reward_model(ids, mask, rejected[idx].to(device))
+        loss = loss_fn(r_c, r_r)
+        if not math.isfinite(float(loss)):
+            raise FloatingPointError("reward-model loss is not finite; check reward_model_loss")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(reward_model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+    reward_model.eval()
+    return losses
+
+
+@torch.no_grad()
+def pairwise_accuracy(reward_model: RewardModel, input_ids: torch.Tensor,
+                      attention_mask: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor,
+                      batch_size: int = 256, device="cpu") -> Tuple[int, int]:
+    """(number of pairs with r(chosen) > r(rejected), number of pairs)."""
+    reward_model.to(device).eval()
+    correct = 0
+    for i in range(0, input_ids.shape[0], batch_size):
+        sl = slice(i, i + batch_size)
+        ids, mask = input_ids[sl].to(device), attention_mask[sl].to(device)
+        correct += int((reward_model(ids, mask, chosen[sl].to(device))
+                        > reward_model(ids, mask, rejected[sl].to(device))).sum())
+    return correct, int(input_ids.shape[0])
