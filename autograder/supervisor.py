@@ -23,7 +23,7 @@ from .config import Case, GradingConfig
 from .results import CaseResult, build_results
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-BACKSTOP_GRACE_S = 60.0  # on top of a case's own limit: the sandbox enforces the tight one
+BACKSTOP_GRACE_S = 30.0  # on top of a case's limit + worker start-up: the sandbox enforces the tight one
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 MAX_UPLOAD_FILES = 5000
 SKIP_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
@@ -211,7 +211,9 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
             if proc.poll() is not None:
                 break
             now = time.monotonic()
-            if current and now - started > by_id[current].time_limit_s + BACKSTOP_GRACE_S:
+            backstop = (by_id[current].time_limit_s + cfg.defaults.start_timeout_s
+                        + cfg.defaults.import_timeout_s + BACKSTOP_GRACE_S) if current else 0
+            if current and now - started > backstop:
                 _kill_group(proc)
                 finish(current, "failed", f"timed out: this test ran past its limit of "
                        f"{by_id[current].time_limit_s:.0f} s and was stopped", now - started)

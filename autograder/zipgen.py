@@ -54,8 +54,9 @@ chmod -R go-rwx /autograder/source
 """
 
 
-def _stage_source(root: Path, part: str, cfg_raw: dict, staging: Path) -> None:
-    files = staging / "files"
+def _stage_source(root: Path, part: str, cfg_raw: dict, staging: Path) -> list[str]:
+    """Copy what the zip's files/ folder holds into ``staging``; return the names to pass."""
+    files = staging
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
     shutil.copytree(root / "autograder", files / "autograder", ignore=ignore)
     shutil.copytree(root / "autograder" / "tests" / part, files / "autograder" / "tests" / part,
@@ -64,6 +65,7 @@ def _stage_source(root: Path, part: str, cfg_raw: dict, staging: Path) -> None:
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     one_part = dict(cfg_raw, parts={part: cfg_raw["parts"][part]})
     (files / "grading_config.yaml").write_text(yaml.safe_dump(one_part, sort_keys=False))
+    return ["autograder", "assignment", "grading_config.yaml"]
 
 
 def _normalise(raw_zip: bytes, part: str, user: str, index: str, torch: str) -> bytes:
@@ -92,14 +94,14 @@ def build_zip(root: Path, part: str, cfg, cfg_raw: dict, out_path: Path) -> Path
     gs = cfg.gradescope
     with tempfile.TemporaryDirectory(prefix=f"hw12-zip-{part}-") as tmp:
         staging = Path(tmp)
-        _stage_source(root, part, cfg_raw, staging)
-        (staging / "tests").mkdir()  # the tests live in files/autograder/tests, run by our grader
+        support = _stage_source(root, part, cfg_raw, staging)
+        (staging / "otter_tests").mkdir()  # tests live in files/autograder/tests, run by our grader
         reqs = BASE_REQUIREMENTS + list(cfg.parts[part].requirements)
         (staging / "requirements.txt").write_text("\n".join(reqs) + "\n")
         otter = Path(sys.executable).with_name("otter")
-        cmd = [str(otter) if otter.exists() else "otter", "generate", "--tests-dir", "tests",
+        cmd = [str(otter) if otter.exists() else "otter", "generate", "--tests-dir", "otter_tests",
                "--output-path", "autograder.zip", "--requirements", "requirements.txt",
-               "--python-version", gs.python_version, "--no-config", "--no-environment", "files"]
+               "--python-version", gs.python_version, "--no-config", "--no-environment", *support]
         env = dict(os.environ, PYTHONHASHSEED="0")
         proc = subprocess.run(cmd, cwd=staging, capture_output=True, text=True, env=env)
         if proc.returncode != 0:

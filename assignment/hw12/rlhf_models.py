@@ -30,7 +30,8 @@ except ImportError:  # imported as a top-level module
 
 __all__ = ["USE_PRETRAINED", "ModelConfig", "build_policy", "RewardModel", "make_checkpoint",
            "load_checkpoint", "save_checkpoint", "read_checkpoint", "load_pretrained_policy",
-           "train_sft", "train_reward_model", "pairwise_accuracy", "batched"]
+           "train_sft", "train_reward_model", "pairwise_accuracy", "batched", "pad_labels",
+           "make_preference_pairs", "evaluate_policy"]
 
 #: Switch for the pretrained path. Off unless HW12_PRETRAINED=1 is set before import.
 USE_PRETRAINED = os.environ.get("HW12_PRETRAINED", "0") == "1"
@@ -241,3 +242,105 @@ def pairwise_accuracy(reward_model: RewardModel, input_ids: torch.Tensor,
         correct += int((reward_model(ids, mask, chosen[sl].to(device))
                         > reward_model(ids, mask, rejected[sl].to(device))).sum())
     return correct, int(input_ids.shape[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Preference data and evaluation (they use the hidden quality, so they belong to the "humans")
+# ---------------------------------------------------------------------------------------------
+def pad_labels(*label_tensors: torch.Tensor) -> List[torch.Tensor]:
+    """Right-pad label tensors (N, T_k) with -100 to a common length."""
+    T = max(t.shape[1] for t in label_tensors)
+    return [torch.nn.functional.pad(t, (0, T - t.shape[1]), value=IGNORE_INDEX)
+            for t in label_tensors]
+
+
+@torch.no_grad()
+def make_preference_pairs(policy: T5ForConditionalGeneration, tokenizer, corpus: List[Dict],
+                          input_ids: torch.Tensor, attention_mask: torch.Tensor, seed: int = 0,
+                          oracle_temperature: float = 0.1, batch_size: int = 256,
+                          device="cpu") -> Dict[str, Any]:
+    """Sample two summaries per article from ``policy`` and ask the simulated labeller which is
+    better. Returns input_ids/attention_mask (N, S), chosen/rejected (N, T) labels, and the
+    hidden qualities of both (for diagnostics only)."""
+    try:
+        from . import rlhf_data as D
+        from .rlhf import sample_summaries
+    except ImportError:
+        import rlhf_data as D
+        from rlhf import sample_summaries
+
+    policy.to(device).eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    a_parts, b_parts = [], []
+    for i in range(0, input_ids.shape[0], batch_size):
+        ids = input_ids[i:i + batch_size].to(device)
+        mask = attention_mask[i:i + batch_size].to(device)
+        a_parts.append(sample_summaries(policy, ids, mask, generator=gen).cpu())
+        b_parts.append(sample_summaries(policy, ids, mask, generator=gen).cpu())
+    a = torch.cat(pad_labels(*a_parts))
+    b = torch.cat(pad_labels(*b_parts))
+    a, b = pad_labels(a, b)
+    qa = torch.tensor([D.true_quality(s, c["summary"], c["facts"])
+                       for s, c in zip(D.decode(tokenizer, a), corpus)])
+    qb = torch.tensor([D.true_quality(s, c["summary"], c["facts"])
+                       for s, c in zip(D.decode(tokenizer, b), corpus)])
+    a_wins = D.preference_oracle(qa, qb, oracle_temperature,
+                                 torch.Generator().manual_seed(seed + 1))
+    chosen = torch.where(a_wins[:, None], a, b)
+    rejected = torch.where(a_wins[:, None], b, a)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "chosen": chosen,
+            "rejected": rejected, "quality_chosen": torch.where(a_wins, qa, qb),
+            "quality_rejected": torch.where(a_wins, qb, qa)}
+
+
+@torch.no_grad()
+def evaluate_policy(checkpoint: Dict[str, Any], policy_state: Optional[Dict[str, torch.Tensor]],
+                    tokenizer, corpus: List[Dict], input_ids: torch.Tensor,
+                    attention_mask: torch.Tensor, device="cpu", seed: int = 123,
+                    batch_size: int = 256, return_summaries: bool = False) -> Dict[str, Any]:
+    """Evaluate a policy on held-out articles: one seeded sample per article.
+
+    policy_state: a state dict for the checkpoint's policy architecture, or None for the SFT
+    policy itself. Returns mean "true_quality", "rouge_l", "facts_present", "proxy_reward"
+    (checkpoint's reward model), "kl" (mean log pi - log pi_SFT of the samples) and "length"
+    (words); with return_summaries also the decoded "summaries".
+    """
+    try:
+        from . import rlhf_data as D
+        from .rlhf import sample_summaries, sequence_log_probs
+    except ImportError:
+        import rlhf_data as D
+        from rlhf import sample_summaries, sequence_log_probs
+
+    sft, reward_model = load_checkpoint(checkpoint, device=device)
+    policy = sft
+    if policy_state is not None:
+        policy = T5ForConditionalGeneration(T5Config(**checkpoint["policy"]["config"]))
+        policy.load_state_dict(policy_state)
+        policy = policy.to(device).eval()
+    gen = torch.Generator(device=device).manual_seed(seed)
+    summaries, scores, kls = [], [], []
+    for i in range(0, input_ids.shape[0], batch_size):
+        ids = input_ids[i:i + batch_size].to(device)
+        mask = attention_mask[i:i + batch_size].to(device)
+        labels = sample_summaries(policy, ids, mask, generator=gen)
+        lp = sequence_log_probs(policy(input_ids=ids, attention_mask=mask, labels=labels).logits, labels)
+        lp_ref = lp if policy is sft else sequence_log_probs(
+            sft(input_ids=ids, attention_mask=mask, labels=labels).logits, labels)
+        kls.append((lp - lp_ref).float().cpu())
+        if reward_model is not None:
+            scores.append(reward_model(ids, mask, labels).float().cpu())
+        summaries += D.decode(tokenizer, labels.cpu())
+    n = len(summaries)
+    mean = lambda xs: float(sum(xs) / max(len(xs), 1))  # noqa: E731
+    out = {
+        "true_quality": mean([D.true_quality(s, c["summary"], c["facts"]) for s, c in zip(summaries, corpus)]),
+        "rouge_l": mean([D.rouge_l(s, c["summary"]) for s, c in zip(summaries, corpus)]),
+        "facts_present": mean([D.facts_present(s, c["facts"]) for s, c in zip(summaries, corpus)]),
+        "proxy_reward": float(torch.cat(scores).mean()) if scores else 0.0,
+        "kl": float(torch.cat(kls).mean()) if n else 0.0,
+        "length": mean([len(s.split()) for s in summaries]),
+    }
+    if return_summaries:
+        out["summaries"] = summaries
+    return out

@@ -12,8 +12,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ._common import (add, assert_identity, assert_identity_on_grid, frac, mul, rationals,
-                      shown_as, tex)
+from ._common import add, assert_identity, frac, mul, rationals, shown_as, tex
 
 delta = sp.Symbol("delta", positive=True)
 t = sp.Symbol("t", integer=True, positive=True)
@@ -175,6 +174,15 @@ def kl_derivative_in_q() -> sp.Expr:
     return sp.diff(bernoulli_kl(), q)
 
 
+def kl_derivative_in_logit() -> sp.Expr:
+    """d KL(Bern(p) || Bern(sigmoid(z))) / dz, returned in terms of q = sigmoid(z)."""
+    z = sp.Symbol("z", real=True)
+    sig = 1 / (1 + sp.exp(-z))
+    grad = sp.diff(bernoulli_kl(p, sig), z)
+    # express through q: exp(-z) = (1 - q) / q
+    return sp.simplify(grad.subs(sp.exp(-z), (1 - q) / q).subs(sp.exp(z), q / (1 - q)))
+
+
 def smoothing_epsilon(steps=t) -> sp.Expr:
     """Label-smoothing amount of rho: rho = (1 - eps) * [x = +1] + eps / 2 with eps = 1 - r^{t-1}."""
     return 1 - r ** (steps - 1)
@@ -280,6 +288,8 @@ def verify() -> None:
     assert_identity(bernoulli_kl(p, p), 0, "1e: KL(p||p) = 0")
     assert_identity(kl_derivative_in_q(), (q - p) / (q * (1 - q)),
                     "1e: dKL/dq = (q-p)/(q(1-q)): decreasing for q<p, increasing for q>p, so KL >= 0")
+    assert_identity(kl_derivative_in_logit(), q - p,
+                    "1e: with q = sigmoid(z), dKL/dz = q - p (soft-label cross-entropy gradient)")
     grid = rationals(["1/20", "1/5", "1/3", "1/2", "2/3", "9/10", "99/100"])
     for pv in grid:
         for qv in grid:
@@ -362,6 +372,7 @@ def key_values() -> dict:
     vals["q1e_kl_t1_plus"] = tex(bernoulli_kl_point_mass(1))
     vals["q1e_kl_t1_minus"] = tex(bernoulli_kl_point_mass(-1))
     vals["q1e_kl_dq"] = shown_as(frac(add(q, -p), mul(q, add(1, -q))), kl_derivative_in_q(), "1e dKL/dq")
+    vals["q1e_kl_dlogit"] = shown_as(add(q, -p), kl_derivative_in_logit(), "1e dKL/dz")
     vals["q1e_smoothing_eps"] = shown_as(add(1, -sp.Pow(rr, tm1, evaluate=False)), smoothing_epsilon(), "1e eps")
     vals["q1e_rho_limit"] = tex(limit_large_t(rho_of(1)))
     vals["q1e_post_limit"] = shown_as(frac(add(1, mul(y, rr)), 2), limit_large_t(posterior_plus_closed()),

@@ -22,15 +22,15 @@ def test_t0_rows_are_identity_and_t_is_per_example(binary_diffusion):
     """Rows with t[b] = 0 are returned unchanged, others are noised: t indexes dim 0.
 
     Uses square (B, B) inputs so that a (B,) vector of per-example values broadcast along the
-    last dim (instead of dim 0) is caught. Deterministic: a correct sampler never fails; the
-    chance that a fully noised row of 64 pixels equals x0 is 2^-64.
+    last dim (instead of dim 0) is caught. A correct sampler fails only if the noised row 5
+    (survival 0.4^60 < 1e-23, so its pixels are fair coins) equals x0: probability about 2^-64.
     """
     import torch
 
     for dtype in (torch.float32, torch.float64):
         x0 = _signs((64, 64), 11).to(dtype)
         t = torch.zeros(64, dtype=torch.long)
-        t[5], t[40] = 100000, 50            # two noised rows, all others clean
+        t[5], t[40] = 60, 50                # two noised rows, all others clean
         y = binary_diffusion.sample_forward(x0, t, 0.3, generator=torch.Generator().manual_seed(3))
         assert isinstance(y, torch.Tensor) and y.shape == x0.shape and y.dtype == dtype, (
             f"sample_forward on {dtype} x0 of shape (64, 64) returned "
@@ -43,11 +43,11 @@ def test_t0_rows_are_identity_and_t_is_per_example(binary_diffusion):
             hint = (" Column 5 was noised instead of row 5: the (B,) survival probabilities were "
                     "broadcast along the last dim; reshape them to (B, 1, ..., 1).")
         assert changed_clean == 0, (
-            f"sample_forward(x0 of shape (64, 64), t with t[b] = 0 except t[5] = 100000 and t[40] = 50, "
+            f"sample_forward(x0 of shape (64, 64), t with t[b] = 0 except t[5] = 60 and t[40] = 50, "
             f"delta=0.3) changed {changed_clean} pixels in rows whose t is 0. Example b must use its own "
             "t[b]; at t = 0 the survival probability is 1." + hint)
         assert not torch.equal(y[5], x0[5]), (
-            "row 5 (t = 100000, delta = 0.3) came back unchanged: per-example t was not applied "
+            "row 5 (t = 60, delta = 0.3) came back unchanged: per-example t was not applied "
             "(did you use a single t for the whole batch?).")
     x0 = _signs((3, 4, 5), 12)
     y = binary_diffusion.sample_forward(x0, 0, 0.25, generator=torch.Generator().manual_seed(0))
@@ -130,7 +130,7 @@ def test_pixels_and_examples_are_independent(binary_diffusion):
             "replacement coin or a single fair coin per image); draw one coin per pixel.")
     p_pair = p * p + (1 - p) * (1 - p)
     for dim in (0, 1, 2):
-        even = y.narrow(dim, 0, y.shape[dim]).index_select(dim, torch.arange(0, y.shape[dim], 2))
+        even = y.index_select(dim, torch.arange(0, y.shape[dim], 2))
         odd = y.index_select(dim, torch.arange(1, y.shape[dim], 2))
         agree = int((even == odd).sum())
         n_pairs = even.numel()
@@ -176,9 +176,9 @@ def test_uses_generator(binary_diffusion):
 def test_one_shot_for_huge_t(binary_diffusion):
     """t = 10**6 returns at once (no loop over the t steps) with fair-coin pixels.
 
-    The count of +1 pixels is checked against an exact Binomial(8000, 1/2) region at level 1e-6
+    The count of +1 pixels is checked against an exact Binomial(1000, 1/2) region at level 1e-6
     (false-fail probability <= 1e-6). The time limit (5 s) is thousands of times what a one-shot
-    sampler needs.
+    sampler needs; simulating 10**6 steps takes far longer.
     """
     import time
 
@@ -186,7 +186,7 @@ def test_one_shot_for_huge_t(binary_diffusion):
 
     from autograder.testlib.stats import FALSE_FAIL, binomial_region
 
-    x0 = torch.ones(2, 4000)
+    x0 = torch.ones(2, 500)
     start = time.perf_counter()
     y = binary_diffusion.sample_forward(x0, 10 ** 6, 0.1, generator=torch.Generator().manual_seed(8))
     elapsed = time.perf_counter() - start
@@ -194,10 +194,10 @@ def test_one_shot_for_huge_t(binary_diffusion):
         f"sample_forward(x0, t=10**6, delta=0.1) took {elapsed:.1f} s: sample Y_t in one shot with at "
         "most two coins per pixel instead of simulating the t steps.")
     plus = int((torch.as_tensor(y) == 1).sum())
-    lo, hi = binomial_region(8000, 0.5, FALSE_FAIL)
+    lo, hi = binomial_region(1000, 0.5, FALSE_FAIL)
     assert lo <= plus <= hi, (
-        f"sample_forward(all-ones x0, t=10**6, delta=0.1) has {plus} of 8000 pixels equal to +1; after "
-        f"so many steps every pixel is a fair coin (expected about 4000, region [{lo}, {hi}]).")
+        f"sample_forward(all-ones x0, t=10**6, delta=0.1) has {plus} of 1000 pixels equal to +1; after "
+        f"so many steps every pixel is a fair coin (expected about 500, region [{lo}, {hi}]).")
     y2 = binary_diffusion.sample_forward(x0, torch.tensor([10 ** 6, 0]), 0.1,
                                          generator=torch.Generator().manual_seed(9))
     assert torch.equal(torch.as_tensor(y2)[1], x0[1]), (

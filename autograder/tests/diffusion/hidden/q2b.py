@@ -176,5 +176,6 @@ def test_dtypes_and_device(gaussian_diffusion, device):
                 want = (k_x0 * x0[b] + k_xt * x_t[b]).double().cpu()
                 assert torch.allclose(mean[b].double().cpu(), want, rtol=tol, atol=tol) and \
                     torch.allclose(var[b].double().cpu(), torch.full_like(want, v), rtol=tol, atol=tol), (
-                        f"q_posterior_mean_variance on {dtype} inputs (t = {tb}, example {b}) is not accurate to "
-                        f"{tol:g}.")
+                        f"q_posterior_mean_variance on {dtype} inputs (t = {tb}, example {b}, betas from 0.01 to 0.2, "
+                        f"T = 30) is off by more than {tol:g}; if the float64 checks pass, keep more precision "
+                        "(compute the schedule in float64 and cast at the end).")

@@ -56,8 +56,13 @@ def test_posterior_shape_dtype_per_example_t(binary_diffusion):
             assert got.dtype == dtype and got.device.type == device, (
                 f"posterior_prob_plus returned {got.dtype} on {got.device} for {dtype} inputs on "
                 f"{device}; keep the input's dtype and device.")
+            for row, tb in ((0, 3), (1, 2)):
+                single = binary_diffusion.posterior_prob_plus(y[row:row + 1], x[row:row + 1], tb, 0.1)
+                assert torch.allclose(got[row].double().cpu(), single[0].double().cpu(), atol=1e-6), (
+                    f"with t = tensor([3, 2]) example {row} differs from a separate call with t = {tb}: "
+                    "example b must use its own t[b] along dim 0 (shape (B, 1, ..., 1)).")
             want = torch.tensor([[_TABLE[(3, 1, 1)], _TABLE[(3, -1, 1)]],
                                  [_TABLE[(2, 1, -1)], _TABLE[(2, -1, -1)]]], dtype=torch.float64)
             assert torch.allclose(got.double().cpu(), want, atol=1e-5), (
                 f"posterior_prob_plus with t = tensor([3, 2]) returned {got.double().cpu().tolist()}, "
-                f"expected {want.tolist()}: example b must use its own t[b] (dim 0).")
+                f"expected {want.tolist()} (see test_posterior_values for the formula checks).")

@@ -76,11 +76,18 @@ def test_posterior_shapes_dtype_per_example_t(gaussian_diffusion):
                     f"{name} is {value.dtype} on {value.device} for {dtype} inputs on {device}; keep "
                     "x_t's dtype and device (cast float64 schedule values with .to(x_t.dtype)).")
             var_all = torch.broadcast_to(var, x_t.shape).double().cpu()
+            for row, tb in ((0, 1), (1, 3)):
+                m1, v1 = gaussian_diffusion.q_posterior_mean_variance(x_t[row:row + 1], x0[row:row + 1], tb, betas)
+                v1 = torch.broadcast_to(v1, x_t[row:row + 1].shape).double().cpu()
+                assert torch.allclose(mean[row].double().cpu(), m1[0].double().cpu(), atol=1e-6) and \
+                    torch.allclose(var_all[row], v1[0], atol=1e-6), (
+                        f"with t = tensor([1, 3]) example {row} differs from a separate call with t = {tb}: "
+                        "example b must use its own t[b] along dim 0 (shape (B, 1, ..., 1)).")
             assert torch.allclose(var_all[0], torch.zeros(3, 4, dtype=torch.float64), atol=1e-6) and \
                 torch.allclose(var_all[1], torch.full((3, 4), 0.169355, dtype=torch.float64), atol=1e-5), (
-                    "with t = tensor([1, 3]) the variance should be 0 for example 0 and β̃_3 = 0.169355 for "
-                    f"example 1; got {var_all[:, 0, 0].tolist()}. Example b must use its own t[b].")
+                    "the variance should be 0 at t = 1 and β̃_3 = 0.169355 at t = 3 (betas = [0.1, 0.2, 0.3]); "
+                    f"got {var_all[:, 0, 0].tolist()} (see test_posterior_values for the formula checks).")
             assert torch.allclose(mean[0].double().cpu(), torch.zeros(3, 4, dtype=torch.float64), atol=1e-6) and \
                 torch.allclose(mean[1].double().cpu(), torch.full((3, 4), 0.472308, dtype=torch.float64), atol=1e-5), (
-                    "with t = tensor([1, 3]), x_t = 1 and x0 = 0, the mean should be 0 for example 0 and "
-                    "0.472308 for example 1; example b must use t[b] along dim 0.")
+                    "with x_t = 1 and x0 = 0 the mean should be 0 at t = 1 and 0.472308 at t = 3; got "
+                    f"{[float(mean[0, 0, 0]), float(mean[1, 0, 0])]} (see test_posterior_values).")
