@@ -19,12 +19,12 @@ def test_bernoulli_kl_values(binary_diffusion):
     assert isinstance(got, torch.Tensor) and got.shape == p.shape, (
         f"bernoulli_kl on (5,) inputs returned {getattr(got, 'shape', type(got).__name__)}; it is elementwise.")
     assert got.dtype == torch.float64, f"bernoulli_kl returned {got.dtype} for float64 inputs; keep the dtype."
-    assert bool(torch.isfinite(got).all()), (
-        f"bernoulli_kl(p, q) returned {got.tolist()} for p = {p.tolist()}: non-finite values where p "
-        "is 0 or 1. Use 0 * log 0 = 0 (torch.xlogy(x, y) returns 0 where x == 0).")
     if abs(float(got[0]) - float(reversed_kl[0])) < 1e-5:
         raise AssertionError("bernoulli_kl(p, q) computed KL(Bern(q) || Bern(p)); the first argument "
                              "p is the distribution the expectation is taken under.")
+    assert bool(torch.isfinite(got).all()), (
+        f"bernoulli_kl(p, q) returned {got.tolist()} for p = {p.tolist()}: non-finite values where p "
+        "is 0 or 1. Use 0 * log 0 = 0 (torch.xlogy(x, y) returns 0 where x == 0).")
     assert torch.allclose(got, want, atol=1e-5), (
         f"bernoulli_kl(p={p.tolist()}, q={q.tolist()}) returned {[round(v, 6) for v in got.tolist()]}, "
         f"expected {want.tolist()}.")

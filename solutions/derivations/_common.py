@@ -5,8 +5,7 @@ Every check raises ``AssertionError`` with a message that says which claim faile
 """
 from __future__ import annotations
 
-import itertools
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
 import sympy as sp
 
@@ -45,23 +44,6 @@ def assert_identity(lhs: sp.Expr, rhs: sp.Expr, claim: str) -> None:
     diff = sp.sympify(lhs) - sp.sympify(rhs)
     if not is_zero(diff):
         raise AssertionError(f"{claim}: the two sides differ by {sp.simplify(diff)}")
-
-
-def assert_identity_on_grid(lhs: sp.Expr, rhs: sp.Expr, grid: Mapping[sp.Symbol, Sequence],
-                            claim: str) -> int:
-    """Assert ``lhs == rhs`` exactly at every point of a grid of exact (rational) values.
-
-    Returns the number of points checked.
-    """
-    names = list(grid)
-    count = 0
-    for values in itertools.product(*(grid[n] for n in names)):
-        subs = dict(zip(names, values))
-        diff = sp.sympify(lhs).subs(subs) - sp.sympify(rhs).subs(subs)
-        if not is_zero(diff):
-            raise AssertionError(f"{claim}: fails at {subs} (difference {sp.nsimplify(diff)})")
-        count += 1
-    return count
 
 
 def assert_differs(seed_form: sp.Expr, correct: sp.Expr, at: Mapping[sp.Symbol, object],

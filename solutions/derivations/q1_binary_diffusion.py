@@ -19,7 +19,6 @@ t = sp.Symbol("t", integer=True, positive=True)
 T = sp.Symbol("T", integer=True, positive=True)
 x = sp.Symbol("x")          # x = Y_0[j], either +1 or -1
 y = sp.Symbol("y")          # y = Y_t[j], either +1 or -1
-a = sp.Symbol("a")          # a generic pixel value in {+1, -1}
 rho = sp.Symbol("rho")      # the helper's prior P(A = +1)
 p = sp.Symbol("p")          # target probability of +1
 q = sp.Symbol("q", positive=True)  # model probability of +1, in (0, 1)

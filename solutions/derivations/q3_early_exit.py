@@ -16,7 +16,6 @@ from ._common import add, assert_identity, sci, shown_as, tex
 
 i = sp.Symbol("i", integer=True, positive=True)
 k = sp.Symbol("k", integer=True, positive=True)
-n = sp.Symbol("n", integer=True, positive=True)
 M = sp.Symbol("M", real=True)
 Phi = sp.Function("Phi")   # standard normal CDF, for display
 

@@ -3,9 +3,9 @@ the training loops of the supervised and reward-modelling stages. Given code.
 
 * Policy: ``T5ForConditionalGeneration`` built from a small ``T5Config`` (about 0.3 M parameters
   with the default ``ModelConfig``), trained by supervised fine-tuning (SFT) on reference summaries.
-* Reward model: a T5 encoder (initialised from the SFT policy's encoder, as InstructGPT
-  initialises its reward model from the SFT model) reading "article <sep> summary", followed by
-  ``rlhf.RewardHead`` (masked mean over the summary positions -> scalar).
+* Reward model: the SFT transformer without its output layer (encoder reads the article, decoder
+  reads the summary), initialised from the SFT policy as in InstructGPT, followed by
+  ``rlhf.RewardHead`` (masked mean of the decoder states -> scalar).
 * Checkpoints are plain dicts of configs and state dicts (``make_checkpoint``), so they can be saved
   with ``torch.save`` and loaded with ``torch.load(weights_only=True)``.
 
@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
-from transformers import T5Config, T5EncoderModel, T5ForConditionalGeneration
+from transformers import T5Config, T5ForConditionalGeneration, T5Model
 
 try:
     from .rlhf import IGNORE_INDEX, RewardHead
@@ -35,7 +35,6 @@ __all__ = ["USE_PRETRAINED", "ModelConfig", "build_policy", "RewardModel", "make
 
 #: Switch for the pretrained path. Off unless HW12_PRETRAINED=1 is set before import.
 USE_PRETRAINED = os.environ.get("HW12_PRETRAINED", "0") == "1"
-SEP_ID = 3  # "<sep>" in rlhf_data's tokenizer
 CHECKPOINT_FORMAT = "hw12-rlhf-checkpoint-v1"
 
 
@@ -63,35 +62,43 @@ def build_policy(vocab_size: int, cfg: ModelConfig = ModelConfig()) -> T5ForCond
 
 
 class RewardModel(nn.Module):
-    """r(x, y): T5 encoder over "article <sep> summary" + a scalar head on the summary positions.
+    """r(x, y): a T5 transformer whose encoder reads the article and whose decoder reads the whole
+    summary, followed by ``rlhf.RewardHead`` (masked mean of the decoder states -> scalar).
 
+    Initialised from the SFT policy (``from_policy``), as InstructGPT initialises its reward model
+    from the SFT model: the decoder already knows which words a good summary uses, and the head
+    learns how to turn that into a score.
     forward(input_ids (B, S), attention_mask (B, S), labels (B, T) with -100 padding) -> (B,).
     """
 
     def __init__(self, config: Dict[str, Any]):
         super().__init__()
-        self.encoder = T5EncoderModel(T5Config(**config))
-        self.head = RewardHead(self.encoder.config.d_model)
+        self.backbone = T5Model(T5Config(**config))
+        self.head = RewardHead(self.backbone.config.d_model)
+
+    @property
+    def config(self) -> T5Config:
+        return self.backbone.config
 
     @classmethod
     def from_policy(cls, policy: T5ForConditionalGeneration) -> "RewardModel":
-        rm = cls(policy.config.to_dict())
-        rm.encoder.shared.load_state_dict(policy.shared.state_dict())
-        rm.encoder.encoder.load_state_dict(policy.get_encoder().state_dict())
+        rm = cls(_plain(policy.config.to_dict()))
+        state = {k: v for k, v in policy.state_dict().items() if not k.startswith("lm_head")}
+        rm.backbone.load_state_dict(state, strict=False)
         return rm
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 labels: torch.Tensor) -> torch.Tensor:
         B = input_ids.shape[0]
-        summary_mask = (labels != IGNORE_INDEX).long()                      # (B, T)
-        summary_ids = labels.masked_fill(summary_mask == 0, 0)             # (B, T)
-        sep = torch.full((B, 1), SEP_ID, dtype=torch.long, device=input_ids.device)
-        ids = torch.cat([input_ids, sep, summary_ids], dim=1)             # (B, S+1+T)
-        mask = torch.cat([attention_mask.long(), torch.ones_like(sep), summary_mask], dim=1)
-        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        pool = torch.cat([torch.zeros_like(attention_mask.long()), torch.ones_like(sep),
-                          summary_mask], dim=1)                             # sep + summary
-        return self.head(hidden, pool)                                      # (B,)
+        keep = labels != IGNORE_INDEX                                        # (B, T)
+        start = torch.full((B, 1), self.config.decoder_start_token_id, dtype=torch.long,
+                           device=input_ids.device)
+        dec_ids = torch.cat([start, labels.masked_fill(~keep, 0)], dim=1)   # (B, T+1)
+        dec_mask = torch.cat([torch.ones_like(start), keep.long()], dim=1)  # (B, T+1)
+        hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask,
+                               decoder_input_ids=dec_ids,
+                               decoder_attention_mask=dec_mask).last_hidden_state  # (B, T+1, D)
+        return self.head(hidden, dec_mask)                                  # (B,)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +122,7 @@ def make_checkpoint(policy: T5ForConditionalGeneration, reward_model: Optional[R
     }
     if reward_model is not None:
         ckpt["reward_model"] = {
-            "config": _plain(reward_model.encoder.config.to_dict()),
+            "config": _plain(reward_model.config.to_dict()),
             "state_dict": {k: v.detach().cpu().clone() for k, v in reward_model.state_dict().items()}}
     if tokenizer is not None:
         ckpt["tokenizer"] = tokenizer.backend_tokenizer.to_str()

@@ -91,7 +91,8 @@ def test_marginals_per_example(binary_diffusion):
             }
             hint = ""
             for text, value in hints.items():
-                if abs(frac - value) < 0.004 and abs(value - p) > 0.004:
+                close = 5 * (max(value * (1 - value), 1e-4) / n) ** 0.5
+                if abs(frac - value) < close and abs(value - p) > close:
                     hint = " This matches " + text + "."
                     break
             assert lo <= same[b] <= hi, (
@@ -125,9 +126,10 @@ def test_pixels_and_examples_are_independent(binary_diffusion):
         plus = int((y[b] == 1).sum())
         assert lo <= plus <= hi, (
             f"sample_forward(all-ones x0 of shape (4, 64, 64), t=2, delta=0.1): image {b} has {plus} of "
-            f"4096 pixels equal to +1, expected about {4096 * p:.0f} (region [{lo}, {hi}]). A count near "
-            "4096 or far below suggests one coin shared by all pixels of an image (e.g. a single "
-            "replacement coin or a single fair coin per image); draw one coin per pixel.")
+            f"4096 pixels equal to +1, expected about {4096 * p:.0f} (region [{lo}, {hi}]). If every image "
+            "is off in the same direction, the per-pixel probability is wrong (see the marginal test); a "
+            "count near 4096, or counts that differ wildly between images, suggest one coin shared by all "
+            "pixels of an image (a single replacement coin or a single fair coin); draw one coin per pixel.")
     p_pair = p * p + (1 - p) * (1 - p)
     for dim in (0, 1, 2):
         even = y.index_select(dim, torch.arange(0, y.shape[dim], 2))

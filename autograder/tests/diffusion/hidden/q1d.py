@@ -55,7 +55,7 @@ def test_posterior_matches_bayes_oracle(binary_diffusion):
     y = torch.tensor([_SIGNS_Y], dtype=torch.float64)
     x = torch.tensor([_SIGNS_X], dtype=torch.float64)
 
-    @settings(derandomize=True, deadline=None, database=None, max_examples=60)
+    @settings(derandomize=True, deadline=None, database=None, max_examples=60, report_multiple_bugs=False)
     @given(t=st.integers(1, 400), delta=st.floats(1e-3, 0.45))
     def check(t, delta):
         got = torch.as_tensor(binary_diffusion.posterior_prob_plus(y, x, t, delta)).double()

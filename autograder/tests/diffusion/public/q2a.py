@@ -55,8 +55,14 @@ def test_q_sample_given_noise(gaussian_diffusion):
         assert got.dtype == torch.float64, f"q_sample returned {got.dtype} for float64 x0; keep x0's dtype."
         hint = ""
         no_sqrt = torch.stack([math.sqrt(abar[ts[b]]) * x0[b] + (1 - abar[ts[b]]) * noise[b] for b in range(2)])
+        abar[0] = 1.0
+        shifted = torch.stack([math.sqrt(abar[ts[b] - 1]) * x0[b] + math.sqrt(1 - abar[ts[b] - 1]) * noise[b]
+                               for b in range(2)])
         if torch.allclose(got, no_sqrt, atol=1e-6):
             hint = " The noise is scaled by (1 - ᾱ_t); the standard deviation is sqrt(1 - ᾱ_t)."
+        elif torch.allclose(got, shifted, atol=1e-6):
+            hint = (" Your result uses ᾱ_{t-1}: alpha_bar(betas) has length T + 1 with alpha_bar[0] = 1, "
+                    "so ᾱ_t is alpha_bar(betas)[t].")
         elif not isinstance(t, int) and torch.allclose(
                 got, gaussian_diffusion.q_sample(x0, int(t[0]), betas, noise=noise), atol=1e-9):
             hint = " Every example used t[0]; example b must use its own t[b] (along dim 0)."
