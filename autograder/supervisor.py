@@ -51,6 +51,9 @@ class GradeOptions:
     device: str | None = None  # None: cuda where available; "cpu" forces the reduced CPU versions
     sandbox_user: str | None = None
     python: str = sys.executable
+    # validation only: stop as soon as each of these questions has a failed case (the rest of the
+    # cases are reported as skipped, so scores are not meaningful beyond "lost points or not")
+    stop_when_failed: frozenset[str] | None = None
 
 
 class UploadError(Exception):
@@ -168,6 +171,17 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
         if echo:
             echo(done[case_id])
 
+    def stop_early() -> bool:
+        if not opts.stop_when_failed:
+            return False
+        failed = {r.case.question for r in done.values() if r.status == "failed"}
+        if not opts.stop_when_failed <= failed:
+            return False
+        for c in cases:
+            if c.id not in done:
+                finish(c.id, "skipped", "not run: validation stopped early", 0.0)
+        return True
+
     while len(done) < len(cases):
         pending = [c for c in cases if c.id not in done]
         if time.monotonic() - t_start > budget_s:
@@ -208,6 +222,9 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
                     finish(ev["id"], ev.get("status", "failed"), str(ev.get("message", "")),
                            float(ev.get("seconds", 0.0)))
                     current, progressed = None, True
+            if stop_early():
+                _kill_group(proc)
+                break
             if proc.poll() is not None:
                 break
             now = time.monotonic()

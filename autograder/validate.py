@@ -12,7 +12,7 @@ import math
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import load_config
@@ -91,9 +91,10 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
     problems: list[str] = []
     lines: list[str] = []
 
-    def grade(upload: Path, part: str, questions=None) -> dict[str, tuple[float, float]]:
+    def grade(upload: Path, part: str, questions=None, stop=None) -> dict[str, tuple[float, float]]:
         selected = [c for c in cases[part] if questions is None or c.question in questions]
-        return _scores(grade_part(layout, cfg, part, selected, upload, opts))
+        run_opts = replace(opts, stop_when_failed=frozenset(stop) if stop else None)
+        return _scores(grade_part(layout, cfg, part, selected, upload, run_opts))
 
     def check_reference(part):
         with tempfile.TemporaryDirectory() as tmp:
@@ -111,8 +112,9 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
             questions = set(v.loses)
         else:  # every question whose tests call the patched module
             questions = {c.question for c in cases[v.part] if v.module in c.params}
+        stop = questions if v.kind == "mutant" else None
         with tempfile.TemporaryDirectory() as tmp:
-            s = grade(make_upload(repo, v, Path(tmp) / "sub"), v.part, questions)
+            s = grade(make_upload(repo, v, Path(tmp) / "sub"), v.part, questions, stop)
         if v.kind == "mutant":
             kept = [q for q in v.loses if q not in s or math.isclose(*s[q])]
             return f"mutant {v.name}", (f"kept full marks on {kept}" if kept else None)

@@ -174,12 +174,13 @@ class RewardHead(nn.Module):
 
 @torch.no_grad()
 def sample_summaries(policy: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     max_new_tokens: int = 24, temperature: float = 1.0,
+                     max_new_tokens: int = 24, temperature: Union[float, torch.Tensor] = 1.0,
                      generator: Optional[torch.Generator] = None, greedy: bool = False):
     """Sample one summary per article by ancestral sampling from the policy.
 
     Args:
         input_ids, attention_mask: (B, S) encoded articles.
+        temperature: a float, or a (B,) tensor giving each article its own temperature.
         generator: a torch.Generator on the policy's device (sampling is reproducible with it).
         greedy: take the most likely token instead of sampling.
     Returns:
@@ -192,6 +193,7 @@ def sample_summaries(policy: nn.Module, input_ids: torch.Tensor, attention_mask:
     encoder_outputs = policy.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
     decoder_in = torch.full((B, 1), cfg.decoder_start_token_id, dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
+    temp = torch.as_tensor(temperature, dtype=torch.float32, device=device).reshape(-1, 1)  # (B or 1, 1)
     out, past = [], None
     for _ in range(max_new_tokens):
         step = policy(encoder_outputs=encoder_outputs, attention_mask=attention_mask,
@@ -201,7 +203,7 @@ def sample_summaries(policy: nn.Module, input_ids: torch.Tensor, attention_mask:
         if greedy:
             nxt = logits.argmax(-1)
         else:
-            probs = torch.softmax(logits / temperature, dim=-1)
+            probs = torch.softmax(logits / temp, dim=-1)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
         out.append(nxt.masked_fill(done, IGNORE_INDEX))
         done = done | (nxt == cfg.eos_token_id)

@@ -224,7 +224,7 @@ def train_reward_model(reward_model: RewardModel, input_ids: torch.Tensor,
         r_c = reward_model(ids, mask, chosen[idx].to(device))
         r_r = reward_model(ids, mask, rejected[idx].to(device))
         loss = loss_fn(r_c, r_r)
-        if not math.isfinite(float(loss)):
+        if not math.isfinite(float(loss.detach())):
             raise FloatingPointError("reward-model loss is not finite; check reward_model_loss")
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -265,9 +265,12 @@ def pad_labels(*label_tensors: torch.Tensor) -> List[torch.Tensor]:
 def make_preference_pairs(policy: T5ForConditionalGeneration, tokenizer, corpus: List[Dict],
                           input_ids: torch.Tensor, attention_mask: torch.Tensor, seed: int = 0,
                           oracle_temperature: float = 0.1, batch_size: int = 256,
+                          temperatures: Tuple[float, ...] = (0.6, 1.0, 1.4),
                           device="cpu") -> Dict[str, Any]:
     """Sample two summaries per article from ``policy`` and ask the simulated labeller which is
-    better. Returns input_ids/attention_mask (N, S), chosen/rejected (N, T) labels, and the
+    better. Each summary is sampled at a temperature drawn from ``temperatures`` (summaries of
+    varied quality teach the reward model more, as InstructGPT's comparisons of outputs from
+    several models do). Returns input_ids/attention_mask (N, S), chosen/rejected (N, T) labels, and the
     hidden qualities of both (for diagnostics only)."""
     try:
         from . import rlhf_data as D
@@ -278,12 +281,16 @@ def make_preference_pairs(policy: T5ForConditionalGeneration, tokenizer, corpus:
 
     policy.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(seed)
+    temps = torch.tensor(temperatures, dtype=torch.float32)
+    pick = torch.randint(len(temperatures), (2, input_ids.shape[0]),
+                         generator=torch.Generator().manual_seed(seed))
     a_parts, b_parts = [], []
     for i in range(0, input_ids.shape[0], batch_size):
         ids = input_ids[i:i + batch_size].to(device)
         mask = attention_mask[i:i + batch_size].to(device)
-        a_parts.append(sample_summaries(policy, ids, mask, generator=gen).cpu())
-        b_parts.append(sample_summaries(policy, ids, mask, generator=gen).cpu())
+        ta, tb = (temps[pick[k, i:i + batch_size]].to(device) for k in (0, 1))
+        a_parts.append(sample_summaries(policy, ids, mask, temperature=ta, generator=gen).cpu())
+        b_parts.append(sample_summaries(policy, ids, mask, temperature=tb, generator=gen).cpu())
     a = torch.cat(pad_labels(*a_parts))
     b = torch.cat(pad_labels(*b_parts))
     a, b = pad_labels(a, b)

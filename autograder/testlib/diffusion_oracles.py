@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Mapping, Sequence
+from typing import Mapping
 
 import numpy as np
 
@@ -240,15 +240,3 @@ def name_the_mistake(got, candidates: Mapping[str, object], rtol: float = 1e-6,
             continue
     return None
 
-
-def describe_first_mismatch(got, want, labels: Sequence[str] | None = None, rtol: float = 1e-6,
-                            atol: float = 1e-9) -> str:
-    """A short text locating the first entry where ``got`` and ``want`` disagree."""
-    g = to_numpy(got)
-    w = to_numpy(want)
-    bad = ~np.isclose(g, w, rtol=rtol, atol=atol)
-    if g.shape != w.shape or not bad.any():
-        return ""
-    idx = tuple(int(i) for i in np.argwhere(bad)[0])
-    where = labels[idx[0]] if labels is not None and idx else f"index {idx}"
-    return f"first mismatch at {where}: got {g[idx]:.6g}"

@@ -26,7 +26,7 @@ def test_survival_prob_matches_chain(binary_diffusion):
             hint = " It equals (1 - 2*delta)^(t-1): t counted from 1, survival should be 1 at t = 0."
         elif abs(got - (1 - (1 - 2 * delta) ** t)) < 1e-9:
             hint = " It equals 1 - (1 - 2*delta)^t, the probability that the pixel has been replaced."
-        assert abs(got - want) <= 1e-9 + 1e-6 * abs(want), (
+        assert abs(got - want) <= 1e-9 + 1e-4 * abs(want), (  # float32 arithmetic is accepted
             f"survival_prob(t={t}, delta={delta!r}) returned {got!r}, which is not the probability that "
             "none of the t replacement coins came up." + hint)
 

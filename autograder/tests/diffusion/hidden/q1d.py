@@ -62,7 +62,7 @@ def test_posterior_matches_bayes_oracle(binary_diffusion):
         want = torch.as_tensor(posterior_plus_oracle(y, x, t, delta))
         assert got.shape == want.shape, f"posterior_prob_plus returned shape {tuple(got.shape)}, expected {tuple(want.shape)}."
         bad = [(int(a), int(b), round(float(v), 6)) for a, b, v, w in
-               zip(_SIGNS_Y, _SIGNS_X, got.reshape(-1), want.reshape(-1)) if not abs(float(v) - float(w)) <= 1e-7]
+               zip(_SIGNS_Y, _SIGNS_X, got.reshape(-1), want.reshape(-1)) if not abs(float(v) - float(w)) <= 1e-5]
         assert not bad, (
             f"posterior_prob_plus(t={t}, delta={delta!r}) is wrong for (y_t, x0, your value) = {bad}."
             + _mistake(got, t, delta))
@@ -88,7 +88,7 @@ def test_per_example_t_equals_separate_calls(binary_diffusion):
     want = torch.as_tensor(posterior_plus_oracle(y, x, ts, delta))
     for b, t in enumerate(ts):
         single = torch.as_tensor(binary_diffusion.posterior_prob_plus(y[b:b + 1], x[b:b + 1], t, delta)).double()
-        assert torch.allclose(single[0], want[b], atol=1e-7), (
+        assert torch.allclose(single[0], want[b], atol=1e-5), (
             f"posterior_prob_plus on one example with int t={t}, delta={delta} is wrong "
             f"(y_t={y[b].tolist()}, x0={x[b].tolist()}).")
         assert torch.allclose(batched[b], single[0], atol=1e-6), (  # float32 powers of a tensor t are fine

@@ -85,7 +85,7 @@ def test_loss_matches_oracle_per_example_t(binary_diffusion):
 
     for seed, shape, delta in ((1, (4, 1, 3, 3), 0.05), (2, (3, 2, 2, 5), 0.2), (3, (5, 5), 0.1)):
         logits, y_t, x0, t = _random_case(seed, shape)
-        for dtype, tol in ((torch.float64, 1e-6), (torch.float32, 1e-4)):  # tensor t: float32 powers allowed
+        for dtype, tol in ((torch.float64, 1e-5), (torch.float32, 1e-4)):  # float32 powers of t are accepted
             got = binary_diffusion.diffusion_loss(logits.to(dtype), y_t.to(dtype), x0.to(dtype), t, delta)
             got = torch.as_tensor(got)
             assert got.dim() == 0, f"diffusion_loss returned shape {tuple(got.shape)}; expected a 0-dim tensor."

@@ -88,8 +88,8 @@ def test_posterior_matches_gaussian_conditioning(gaussian_diffusion):
         mean, var = _call(gaussian_diffusion, x_t, x0, t, b)
         k_x0, k_xt, v = gaussian_posterior_oracle(betas, t)
         want_mean = k_x0 * x0 + k_xt * x_t
-        ok_mean = torch.allclose(mean.double(), want_mean, rtol=1e-8, atol=1e-10)
-        ok_var = torch.allclose(var.double(), torch.full_like(x_t, v), rtol=1e-8, atol=1e-12)
+        ok_mean = torch.allclose(mean.double(), want_mean, rtol=1e-6, atol=1e-9)
+        ok_var = torch.allclose(var.double(), torch.full_like(x_t, v), rtol=1e-6, atol=1e-12)
         assert ok_mean and ok_var, (
             f"q_posterior_mean_variance(t={t}, betas={betas}) has the wrong "
             f"{'mean' if not ok_mean else ''}{' and ' if not (ok_mean or ok_var) else ''}"
@@ -117,9 +117,9 @@ def test_linear_schedule_all_regimes(gaussian_diffusion):
             assert torch.allclose(mean.double(), x0, atol=1e-9) and torch.allclose(var.double(), torch.zeros_like(x_t), atol=1e-12), (
                 "at t = 1 the posterior q(x_0 | x_1, x_0) is the point mass at x0 (mean x0, variance 0); "
                 "ᾱ_{t-1} = alpha_bar[0] = 1 gives exactly that." + hint)
-        assert torch.allclose(mean.double(), k_x0 * x0 + k_xt * x_t, rtol=1e-7, atol=1e-9), (
+        assert torch.allclose(mean.double(), k_x0 * x0 + k_xt * x_t, rtol=1e-6, atol=1e-9), (
             f"q_posterior_mean_variance(t={t}) on the linear schedule (1e-4..0.02, T=1000) has the wrong mean." + hint)
-        assert torch.allclose(var.double(), torch.full_like(x_t, v), rtol=1e-7, atol=1e-13), (
+        assert torch.allclose(var.double(), torch.full_like(x_t, v), rtol=1e-6, atol=1e-13), (
             f"q_posterior_mean_variance(t={t}) on the linear schedule (1e-4..0.02, T=1000) has the wrong "
             f"variance {float(var.reshape(-1)[0]):.6g}." + hint)
 
@@ -138,13 +138,13 @@ def test_per_example_t_equals_separate_calls(gaussian_diffusion):
     mean, var = _call(gaussian_diffusion, x_t, x0, torch.tensor(ts), betas)
     for b, t in enumerate(ts):
         m1, v1 = _call(gaussian_diffusion, x_t[b:b + 1], x0[b:b + 1], t, betas)
-        same = torch.allclose(mean[b], m1[0], rtol=1e-9, atol=1e-12) and torch.allclose(var[b], v1[0], rtol=1e-9, atol=1e-14)
+        same = torch.allclose(mean[b], m1[0], rtol=1e-6, atol=1e-10) and torch.allclose(var[b], v1[0], rtol=1e-6, atol=1e-12)
         assert same, (
             f"q_posterior_mean_variance with t = tensor({ts}) gives a different result for example {b} than a "
             f"separate call with t = {t}: example b must use its own t[b] along dim 0 (shape (B, 1, ..., 1); "
             "on a square input a (B,) vector silently broadcasts along the last dim instead).")
     mean3, var3 = _call(gaussian_diffusion, x_t.reshape(B, 1, B), x0.reshape(B, 1, B), torch.tensor(ts), betas)
-    assert torch.allclose(mean3.reshape(B, B), mean, rtol=1e-9, atol=1e-12), (
+    assert torch.allclose(mean3.reshape(B, B), mean, rtol=1e-6, atol=1e-10), (
         "q_posterior_mean_variance depends on the number of dims of x_t: with x_t of shape (B, 1, B) the "
         "mean differs from the (B, B) case; broadcast per-example values as (B, 1, ..., 1).")
 

@@ -1,0 +1,295 @@
+"""Project tests of the RLHF part (Q4) beyond the graded test files.
+
+* the reference passes every CPU-tier case, stubs fail every function question and import cleanly;
+* every mutant in tests/mutants/rlhf loses its questions and every alternative keeps full marks
+  (graded in-process, like ``autograder.localrun``, for speed);
+* the student-facing log schema equals the one the hidden tests use, and the reference log
+  (solutions/submission_log.json) is valid, consistent and hashes the reference rlhf.py;
+* the given code: corpus, quality score, labeller statistics, config, one policy step;
+* the reduced CPU run of the GPU-tier test (q4_gpu) passes for the reference and fails for a
+  sign-flipped policy gradient.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import inspect
+import json
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOL = ROOT / "solutions"
+TESTS = ROOT / "autograder" / "tests" / "rlhf"
+MUTANTS = ROOT / "tests" / "mutants" / "rlhf"
+CPU_QUESTIONS = ["q4_logprobs", "q4_pg_loss", "q4_rm_loss", "q4_kl_rewards", "q4_log"]
+FUNCTION_QUESTIONS = CPU_QUESTIONS[:4]
+MARK = "# ---- code below"
+
+sys.path.insert(0, str(ROOT))
+
+
+# ---------------------------------------------------------------------------------------------
+# in-process grading helpers
+# ---------------------------------------------------------------------------------------------
+def _cases(question: str):
+    from autograder.localrun import load_cases
+
+    return [c for f in sorted(TESTS.glob(f"*/{question}.py")) for c in load_cases(f)]
+
+
+def _module_from_source(source: str, name: str = "hw12_rlhf_under_test"):
+    mod = types.ModuleType(name)
+    mod.__file__ = str(SOL / "hw12" / "rlhf.py")
+    exec(compile(source, mod.__file__, "exec"), mod.__dict__)
+    return mod
+
+
+class _Submission:
+    def __init__(self, files: dict):
+        self.files = files
+
+    def exists(self, rel):
+        return rel in self.files
+
+    def read_text(self, rel):
+        return self.files[rel]
+
+    def read_json(self, rel):
+        return json.loads(self.files[rel])
+
+
+def _grade(module, submission, questions):
+    """{question: [names of failing cases]} for the given questions."""
+    import random
+
+    import numpy as np
+    import torch
+
+    failed = {}
+    for q in questions:
+        for case in _cases(q):
+            torch.manual_seed(0), np.random.seed(0), random.seed(0)
+            params = inspect.signature(case.test_func).parameters
+            env = {"rlhf": module, "submission": submission, "device": "cpu"}
+            try:
+                case.test_func(**{p: env[p] for p in params})
+            except Exception:  # noqa: BLE001 - a failing case is data here
+                failed.setdefault(q, []).append(case.test_func.__name__)
+    return failed
+
+
+def _reference_files(rlhf_source: str | None = None, log_hash_of_source: bool = False):
+    src = rlhf_source if rlhf_source is not None else (SOL / "hw12" / "rlhf.py").read_text()
+    files = {"hw12/rlhf.py": src}
+    log_path = SOL / "submission_log.json"
+    if log_path.exists():
+        log = json.loads(log_path.read_text())
+        if log_hash_of_source:
+            from autograder.testlib.rlhf_oracles import text_sha256
+
+            log["code"]["sha256"] = text_sha256(src)
+        files["submission_log.json"] = json.dumps(log)
+    return files
+
+
+def _stub_source(text: str) -> str:
+    """The release transformation of AUTHORING.md §1 (blocks -> TODO + raise)."""
+    out, inside, hints, indent = [], False, [], ""
+    for line in text.splitlines():
+        s = line.strip()
+        if s == "# BEGIN SOLUTION":
+            inside, hints, indent = True, [], line[: len(line) - len(line.lstrip())]
+        elif s == "# END SOLUTION":
+            out += [f"{indent}# TODO: {h}" for h in hints]
+            out.append(f'{indent}raise NotImplementedError("not implemented yet (hw12/rlhf.py)")')
+            inside = False
+        elif inside:
+            if s.startswith("# HINT:"):
+                hints.append(s[len("# HINT:"):].strip())
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# grading outcomes
+# ---------------------------------------------------------------------------------------------
+def test_reference_passes_every_cpu_case():
+    ref = _module_from_source((SOL / "hw12" / "rlhf.py").read_text())
+    assert (SOL / "submission_log.json").exists(), (
+        "solutions/submission_log.json is missing: run `python benchmarks/rlhf_figures.py "
+        "--write-reference`")
+    assert _grade(ref, _Submission(_reference_files()), CPU_QUESTIONS) == {}
+
+
+def test_stubs_import_cleanly_and_fail_every_function_question():
+    stub = _stub_source((SOL / "hw12" / "rlhf.py").read_text())
+    assert "BEGIN SOLUTION" not in stub and "log_softmax" not in stub.split("Part 2")[0]
+    mod = _module_from_source(stub)
+    failed = _grade(mod, _Submission({"hw12/rlhf.py": stub}), CPU_QUESTIONS)
+    for q in CPU_QUESTIONS:
+        n = len(_cases(q))
+        assert len(failed.get(q, [])) == n, f"stub passes some cases of {q}: {failed.get(q)}"
+
+
+@pytest.mark.parametrize("path", sorted(MUTANTS.glob("*.py")), ids=lambda p: p.stem)
+def test_mutant_bank(path):
+    head, body = path.read_text().split(MARK, 1)
+    body = body.split("\n", 1)[1]
+    meta: dict = {}
+    exec(head, meta)
+    assert meta["MODULE"] == "rlhf" and meta["KIND"] in ("mutant", "alternative")
+    source = (SOL / "hw12" / "rlhf.py").read_text() + "\n" + body
+    mod = _module_from_source(source)
+    if meta["KIND"] == "mutant":
+        failed = _grade(mod, _Submission(_reference_files(source)), meta["LOSES"])
+        missing = [q for q in meta["LOSES"] if q not in failed]
+        assert not missing, f"mutant {path.stem} keeps full marks on {missing}"
+    else:
+        # an alternative stands for a student who ran the notebook with that code
+        failed = _grade(mod, _Submission(_reference_files(source, log_hash_of_source=True)),
+                        CPU_QUESTIONS)
+        assert failed == {}, f"alternative {path.stem} loses points: {failed}"
+
+
+def test_mutant_bank_size():
+    kinds = [re.search(r'KIND = "(\w+)"', p.read_text()).group(1) for p in MUTANTS.glob("*.py")]
+    assert kinds.count("mutant") >= 10 and kinds.count("alternative") >= 4
+
+
+def test_log_hash_mismatch_is_reported():
+    src = (SOL / "hw12" / "rlhf.py").read_text() + "\n# edited after the run\n"
+    failed = _grade(_module_from_source(src), _Submission(_reference_files(src)), ["q4_log"])
+    assert failed == {"q4_log": ["test_code_hash_matches_submitted_module"]}
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "nan", "inconsistent", "schema"])
+def test_damaged_logs_fail_with_a_message(damage):
+    files = _reference_files()
+    log = json.loads(files["submission_log.json"])
+    if damage == "missing":
+        del files["submission_log.json"]
+    elif damage == "truncated":
+        files["submission_log.json"] = files["submission_log.json"][: len(files["submission_log.json"]) // 2]
+    elif damage == "nan":
+        log["rl"]["steps"][0]["loss"] = float("nan")
+        files["submission_log.json"] = json.dumps(log)
+    elif damage == "inconsistent":
+        log["final_evaluation"]["true_quality_gain"] += 0.5
+        files["submission_log.json"] = json.dumps(log)
+    else:
+        del log["final_evaluation"]["rl"]["kl"]
+        files["submission_log.json"] = json.dumps(log)
+    ref = _module_from_source((SOL / "hw12" / "rlhf.py").read_text())
+    failed = _grade(ref, _Submission(files), ["q4_log"])
+    assert failed.get("q4_log"), f"a {damage} log keeps full marks"
+
+
+# ---------------------------------------------------------------------------------------------
+# schema and reference log
+# ---------------------------------------------------------------------------------------------
+def test_student_schema_copy_equals_grading_schema():
+    from autograder.testlib.rlhf_oracles import LOG_SCHEMA
+
+    assert json.loads((SOL / "hw12" / "rlhf_log_schema.json").read_text()) == LOG_SCHEMA
+
+
+def test_reference_log_is_valid_and_current():
+    from autograder.testlib import rlhf_oracles as O
+
+    log = json.loads((SOL / "submission_log.json").read_text())
+    assert O.schema_problem(log) is None
+    assert O.non_finite_paths(log) == []
+    assert O.consistency_problems(log) == []
+    assert log["code"]["sha256"] == O.text_sha256((SOL / "hw12" / "rlhf.py").read_text()), (
+        "solutions/hw12/rlhf.py changed since the reference log was written: run "
+        "`python benchmarks/rlhf_figures.py --write-reference`")
+    assert log["final_evaluation"]["true_quality_gain"] > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# given code
+# ---------------------------------------------------------------------------------------------
+def test_rlhf_module_does_not_import_transformers():
+    code = ("import sys; sys.path.insert(0, 'solutions'); import hw12.rlhf; "
+            "assert 'transformers' not in sys.modules, 'rlhf.py imports transformers'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+@pytest.fixture(scope="module")
+def hw12():
+    sys.path.insert(0, str(SOL))
+    from hw12 import rlhf, rlhf_data, rlhf_models
+
+    return types.SimpleNamespace(rlhf=rlhf, data=rlhf_data, models=rlhf_models)
+
+
+def test_corpus_is_deterministic_and_reference_scores_best(hw12):
+    D = hw12.data
+    a, b = D.make_corpus(50, seed=3), D.make_corpus(50, seed=3)
+    assert a == b and a != D.make_corpus(50, seed=4)
+    for c in a:
+        assert all(f in c["article"].split() for f in c["facts"])
+        q_ref = D.true_quality(c["summary"], c["summary"], c["facts"])
+        assert abs(q_ref - 1.5) < 1e-9  # ROUGE-L 1 + bonus 0.5, no excess length
+        assert D.true_quality(c["summary"] + " filler" * 10, c["summary"], c["facts"]) < q_ref
+
+
+def test_preference_oracle_is_bradley_terry(hw12):
+    """P(A preferred) = sigmoid(dq / T): with 40 000 draws at p = 0.75 the frequency is within
+    0.75 +- 0.0124 (5.2 standard deviations; false-fail probability < 1e-6)."""
+    import math
+
+    import torch
+
+    n = 40_000
+    dq = 0.1 * math.log(3.0)  # sigmoid(dq / 0.1) = 0.75
+    wins = hw12.data.preference_oracle(torch.full((n,), dq), torch.zeros(n), 0.1,
+                                       torch.Generator().manual_seed(0))
+    assert abs(float(wins.double().mean()) - 0.75) < 5.2 * math.sqrt(0.75 * 0.25 / n)
+
+
+def test_config_help_and_unknown_keys(hw12):
+    R = hw12.rlhf
+    text = R.RLHFConfig.help()
+    assert all(f in text for f in ("kl_coef", "samples_per_prompt", "baseline"))
+    with pytest.raises(ValueError):
+        R.RLHFConfig.from_dict({"kl_coeff": 0.1})
+
+
+def test_one_policy_step_updates_the_policy(hw12):
+    import torch
+
+    R, D, M = hw12.rlhf, hw12.data, hw12.models
+    corpus = D.make_corpus(40, seed=0)
+    tok = D.train_tokenizer([c["article"] + " " + c["summary"] for c in corpus])
+    ids, mask = D.encode_articles(tok, [c["article"] for c in corpus])
+    policy = M.build_policy(len(tok), M.ModelConfig(d_model=32, d_ff=64, num_layers=1))
+    ref = copy.deepcopy(policy).eval()
+    rm = M.RewardModel.from_policy(policy).eval()
+    cfg = R.RLHFConfig(prompts_per_step=4, samples_per_prompt=3, max_new_tokens=6)
+    opt = torch.optim.Adam(policy.parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in policy.parameters()]
+    stats = R.policy_step(policy, ref, rm, {"input_ids": ids[:4], "attention_mask": mask[:4]},
+                          cfg, opt, torch.Generator().manual_seed(0))
+    assert stats["labels"].shape[0] == 12 and abs(stats["kl"]) < 1e-4  # first step: pi = pi_ref
+    assert abs(stats["reward"] - (stats["proxy_reward"] - cfg.kl_coef * stats["kl"])) < 1e-5
+    assert any(not torch.equal(a, b) for a, b in zip(before, policy.parameters()))
+
+
+# ---------------------------------------------------------------------------------------------
+# reduced CPU run of the GPU-tier test
+# ---------------------------------------------------------------------------------------------
+def test_q4_gpu_reduced_cpu_reference_passes_and_sign_flip_fails():
+    ref = _module_from_source((SOL / "hw12" / "rlhf.py").read_text())
+    sys.path.insert(0, str(SOL / "hw12"))  # train_policy's fallback import of rlhf_models
+    assert _grade(ref, None, ["q4_gpu"]) == {}
+    flip = (MUTANTS / "pg_sign_flip.py").read_text().split(MARK, 1)[1].split("\n", 1)[1]
+    bad = _module_from_source((SOL / "hw12" / "rlhf.py").read_text() + "\n" + flip)
+    assert "q4_gpu" in _grade(bad, None, ["q4_gpu"])
