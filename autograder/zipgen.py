@@ -31,15 +31,27 @@ BASE_REQUIREMENTS = ["numpy==2.4.6", "scipy==1.17.1", "hypothesis==6.170.15", "p
                      "PyYAML==6.0.3", "jsonschema==4.26.0"]
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Grades /autograder/submission for one part; the grader itself guarantees results.json.
-export PATH=/root/miniforge3/bin:$PATH
-eval "$(mamba shell hook --shell bash)"
-mamba activate otter-env
-cd /autograder/source/files
-python -m autograder gradescope --part {part} --sandbox-user {user}
-if [ ! -s /autograder/results/results.json ]; then
-  mkdir -p /autograder/results
-  printf '%s\\n' '{{"score": 0, "output": "The autograder could not start; please tell the course staff.", "tests": []}}' > /autograder/results/results.json
+# Grades $AG/submission for one part; the grader itself guarantees $AG/results/results.json.
+# AG and HW12_SANDBOX_USER may be overridden to run this script outside Gradescope (tests do).
+AG=${{AUTOGRADER_ROOT:-/autograder}}
+SANDBOX_USER=${{HW12_SANDBOX_USER-{user}}}
+if [ -x /root/miniforge3/bin/mamba ]; then
+  export PATH=/root/miniforge3/bin:$PATH
+  eval "$(mamba shell hook --shell bash)"
+  mamba activate otter-env
+fi
+USER_ARGS=()
+if [ -n "$SANDBOX_USER" ] && id -u "$SANDBOX_USER" >/dev/null 2>&1; then
+  USER_ARGS=(--sandbox-user "$SANDBOX_USER")
+elif [ -n "$SANDBOX_USER" ]; then
+  echo "warning: user $SANDBOX_USER is missing; student code runs as $(id -un)" >&2
+fi
+cd "$AG/source/files"
+python -m autograder gradescope --part {part} "${{USER_ARGS[@]}}" \\
+  --submission "$AG/submission" --results "$AG/results/results.json"
+if [ ! -s "$AG/results/results.json" ]; then
+  mkdir -p "$AG/results"
+  printf '%s\\n' '{{"score": 0, "output": "The autograder could not start; please tell the course staff.", "tests": []}}' > "$AG/results/results.json"
 fi
 """
 

@@ -4,7 +4,6 @@ valid results.json; and the zip carries no reference solutions."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import zipfile
@@ -36,6 +35,7 @@ def test_zip_layout(unpacked):
         assert (src / name).is_file(), name
     run = (src / "run_autograder").read_text()
     assert "python -m autograder gradescope --part diffusion" in run
+    assert "hw12student" in run
     setup = (src / "setup.sh").read_text()
     assert "torch==2.14.1" in setup and "--index-url" in setup and "useradd" in setup
     env = (src / "environment.yml").read_text()
@@ -49,16 +49,23 @@ def test_zip_layout(unpacked):
                 assert b"BEGIN SOLUTION" not in zf.read(n), n
 
 
-def _run_entry(unpacked, submission, results):
-    run = (unpacked / "source" / "run_autograder").read_text()
-    cmd = re.search(r"^python -m autograder gradescope (.*)$", run, re.M).group(1).split()
-    cmd = [c for c in cmd]
-    user_at = cmd.index("--sandbox-user")
-    del cmd[user_at:user_at + 2]  # no unprivileged user on a developer's machine
-    return subprocess.run(
-        [sys.executable, "-m", "autograder", "gradescope", *cmd, "--submission", str(submission),
-         "--results", str(results)], cwd=unpacked / "source" / "files", capture_output=True,
-        text=True, timeout=600)
+def _run_autograder(unpacked, submission):
+    """Run the zip's own run_autograder script, relocated to ``unpacked`` (no conda, no user)."""
+    import os
+    import shutil as sh
+
+    sub = unpacked / "submission"
+    if sub.exists():
+        sh.rmtree(sub)
+    sh.copytree(submission, sub) if submission.exists() else sub.mkdir()
+    results = unpacked / "results" / "results.json"
+    if results.exists():
+        results.unlink()
+    env = dict(os.environ, AUTOGRADER_ROOT=str(unpacked), HW12_SANDBOX_USER="",
+               PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
+    proc = subprocess.run(["bash", str(unpacked / "source" / "run_autograder")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    return proc, results
 
 
 def test_zip_grades_the_reference_to_full_marks(unpacked, tmp_path):
@@ -66,8 +73,7 @@ def test_zip_grades_the_reference_to_full_marks(unpacked, tmp_path):
     sub.mkdir()
     for m in ("binary_diffusion", "gaussian_diffusion"):  # loose files, as students drag them in
         (sub / f"{m}.py").write_text((REPO / "solutions" / "hw12" / f"{m}.py").read_text())
-    results = tmp_path / "results" / "results.json"
-    proc = _run_entry(unpacked, sub, results)
+    proc, results = _run_autograder(unpacked, sub)
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = json.loads(results.read_text())
     validate(data)
@@ -76,9 +82,28 @@ def test_zip_grades_the_reference_to_full_marks(unpacked, tmp_path):
 
 
 def test_zip_grades_an_empty_submission_to_zero(unpacked, tmp_path):
-    results = tmp_path / "results" / "results.json"
-    proc = _run_entry(unpacked, tmp_path / "does-not-exist", results)
+    proc, results = _run_autograder(unpacked, tmp_path / "does-not-exist")
     assert proc.returncode == 0
     data = json.loads(results.read_text())
     validate(data)
     assert data["score"] == 0
+
+
+def test_run_autograder_writes_results_even_if_python_cannot_start(unpacked, tmp_path):
+    import os
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "python").write_text("#!/bin/sh\nexit 1\n")
+    (fake_bin / "python").chmod(0o755)
+    (unpacked / "submission").mkdir(exist_ok=True)
+    results = unpacked / "results" / "results.json"
+    if results.exists():
+        results.unlink()
+    env = dict(os.environ, AUTOGRADER_ROOT=str(unpacked), HW12_SANDBOX_USER="",
+               PATH=f"{fake_bin}:{os.environ['PATH']}")
+    subprocess.run(["bash", str(unpacked / "source" / "run_autograder")], env=env, check=True,
+                   capture_output=True, timeout=60)
+    data = json.loads(results.read_text())
+    validate(data)
+    assert data["score"] == 0 and "could not start" in data["output"]
