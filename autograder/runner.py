@@ -55,6 +55,10 @@ def load_test_functions(path: Path) -> dict[str, test_case]:
     return {v.test_func.__name__: v for v in env.values() if isinstance(v, test_case)}
 
 
+class SubmissionError(ValueError):
+    """A submitted data file is unusable (too large, not JSON, outside the upload)."""
+
+
 class SubmissionFiles:
     """Read-only access to the data files a student submitted (answers, logs)."""
 
@@ -66,7 +70,7 @@ class SubmissionFiles:
     def _path(self, rel: str) -> Path:
         p = (self.root / rel).resolve()
         if self.root.resolve() not in p.parents:
-            raise ValueError(f"{rel} is outside the submission")
+            raise SubmissionError(f"{rel} is outside the submission")
         return p
 
     def exists(self, rel: str) -> bool:
@@ -78,7 +82,7 @@ class SubmissionFiles:
             raise FileNotFoundError(f"{rel} is not in your submission: upload it with the code "
                                     "(python -m hw12.export writes the upload)")
         if p.stat().st_size > self.MAX_BYTES:
-            raise ValueError(f"{rel} is larger than {self.MAX_BYTES // 2**20} MB")
+            raise SubmissionError(f"{rel} is larger than {self.MAX_BYTES // 2**20} MB")
         return p.read_bytes()
 
     def read_text(self, rel: str) -> str:
@@ -88,7 +92,7 @@ class SubmissionFiles:
         try:
             return json.loads(self.read_text(rel))
         except json.JSONDecodeError as e:
-            raise ValueError(f"{rel} is not valid JSON (line {e.lineno}: {e.msg}); "
+            raise SubmissionError(f"{rel} is not valid JSON (line {e.lineno}: {e.msg}); "
                              "re-run the notebook to write it again") from None
 
 
@@ -112,10 +116,9 @@ def describe_failure(exc: BaseException, visibility: str) -> str:
         text = f"Not implemented yet: {exc.student_message}"
     elif isinstance(exc, StudentRaised):
         text = f"Your code raised an error: {exc}"
-    elif isinstance(exc, SandboxAbort):
+    elif isinstance(exc, (SandboxAbort, FileNotFoundError, SubmissionError)):
         text = str(exc)
-    elif isinstance(exc, (AttributeError, FileNotFoundError, ValueError)) and "hw12" in str(exc) \
-            or isinstance(exc, FileNotFoundError):
+    elif isinstance(exc, AttributeError) and "is missing" in str(exc):
         text = str(exc)
     else:
         text = (f"The test could not use what your code returned ({type(exc).__name__}: {exc}). "
@@ -160,6 +163,12 @@ def run_job(job: dict) -> None:
             if case["file"] not in loaded:
                 loaded[case["file"]] = load_test_functions(Path(case["file"]))
             tc = loaded[case["file"]][case["function"]]
+        except Exception as exc:  # noqa: BLE001 - the grader's fault, not the student's
+            emit(event="end", id=case["id"], status="failed", passed=False, seconds=0.0,
+                 message=f"The autograder could not load this test ({type(exc).__name__}: {exc}); "
+                         "please tell the course staff.")
+            continue
+        try:
             seed_everything(case["seed"])
             sandbox.begin_test(case["seed"], case["time_limit_s"])
             env = {"submission": submission, "device": device}
