@@ -52,6 +52,11 @@ CASES = {
         "import torch\ndef survival_prob(t, delta):\n"
         "    return torch.full(torch.as_tensor(t).shape, float('nan'))\n", ""),
     "returns_wrong_type": ("def survival_prob(t, delta):\n    return 'zero'\n", ""),
+    "raises": ("def survival_prob(t, delta):\n    raise ValueError('bad delta')\n",
+               "raised ValueError: bad delta"),
+    "wrong_shape": ("import torch\ndef survival_prob(t, delta):\n    return torch.zeros(3, 3)\n", ""),
+    "wrong_dtype": ("import torch\ndef survival_prob(t, delta):\n"
+                    "    return torch.as_tensor(t) * 0\n", ""),
 }
 
 
