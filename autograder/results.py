@@ -88,12 +88,13 @@ def per_question(cfg: GradingConfig, part_name: str, results: list[CaseResult]):
 def summary_table(cfg: GradingConfig, part_name: str, results: list[CaseResult]) -> str:
     rows = per_question(cfg, part_name, results)
     width = max([len(r[1]) for r in rows] + [5])
-    lines = [f"{'question':9s} {'title':{width}s} {'score':>13s}  status"]
+    qw = max([len(r[0]) for r in rows] + [8])
+    lines = [f"{'question':{qw}s} {'title':{width}s} {'score':>13s}  status"]
     for q, title, got, total, status in rows:
-        lines.append(f"{q:9s} {title:{width}s} {got:6.2f}/{total:<6.2f}  {status}")
+        lines.append(f"{q:{qw}s} {title:{width}s} {got:6.2f}/{total:<6.2f}  {status}")
     got = sum(r[2] for r in rows)
     total = sum(r[3] for r in rows)
-    lines.append(f"{'total':9s} {'':{width}s} {got:6.2f}/{total:<6.2f}")
+    lines.append(f"{'total':{qw}s} {'':{width}s} {got:6.2f}/{total:<6.2f}")
     return "\n".join(lines)
 
 

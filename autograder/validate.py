@@ -3,7 +3,8 @@
 1. The reference solutions score full marks (every tier; GPU-tier tests in their CPU version).
 2. The untouched release (assignment/) scores zero on every question.
 3. Every mutant in tests/mutants/<part>/ loses points on each question it lists in ``LOSES``;
-   every alternative (a different but correct implementation) keeps full marks.
+   every alternative (a different but correct implementation) keeps full marks on every CPU-tier
+   question that calls the module it changes.
 """
 from __future__ import annotations
 
@@ -110,8 +111,10 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
     def check_variant(v: Variant):
         if v.kind == "mutant":
             questions = set(v.loses)
-        else:  # every question whose tests call the patched module
-            questions = {c.question for c in cases[v.part] if v.module in c.params}
+        else:  # every CPU-tier question whose tests call the patched module (the GPU tier's
+            # logic is validated on the reference and the stubs, in its reduced CPU version)
+            questions = {c.question for c in cases[v.part]
+                         if v.module in c.params and c.tier == "cpu"}
         stop = questions if v.kind == "mutant" else None
         with tempfile.TemporaryDirectory() as tmp:
             s = grade(make_upload(repo, v, Path(tmp) / "sub"), v.part, questions, stop)

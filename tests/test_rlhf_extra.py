@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import inspect
 import json
 import re
@@ -46,6 +45,7 @@ def _cases(question: str):
 def _module_from_source(source: str, name: str = "hw12_rlhf_under_test"):
     mod = types.ModuleType(name)
     mod.__file__ = str(SOL / "hw12" / "rlhf.py")
+    sys.modules[name] = mod  # dataclasses look their module up here
     exec(compile(source, mod.__file__, "exec"), mod.__dict__)
     return mod
 
@@ -130,7 +130,7 @@ def test_reference_passes_every_cpu_case():
 
 def test_stubs_import_cleanly_and_fail_every_function_question():
     stub = _stub_source((SOL / "hw12" / "rlhf.py").read_text())
-    assert "BEGIN SOLUTION" not in stub and "log_softmax" not in stub.split("Part 2")[0]
+    assert "BEGIN SOLUTION" not in stub and "F.logsigmoid(" not in stub.split("Part 2")[0]
     mod = _module_from_source(stub)
     failed = _grade(mod, _Submission({"hw12/rlhf.py": stub}), CPU_QUESTIONS)
     for q in CPU_QUESTIONS:
@@ -293,3 +293,10 @@ def test_q4_gpu_reduced_cpu_reference_passes_and_sign_flip_fails():
     flip = (MUTANTS / "pg_sign_flip.py").read_text().split(MARK, 1)[1].split("\n", 1)[1]
     bad = _module_from_source((SOL / "hw12" / "rlhf.py").read_text() + "\n" + flip)
     assert "q4_gpu" in _grade(bad, None, ["q4_gpu"])
+
+
+def test_network_paths_are_off_by_default(hw12):
+    assert hw12.data.USE_REAL_DATA is False and hw12.models.USE_PRETRAINED is False
+    assert hw12.data.load_corpus(3, seed=1) == hw12.data.make_corpus(3, seed=1)
+    with pytest.raises(RuntimeError, match="HW12_PRETRAINED"):
+        hw12.models.load_pretrained_policy()

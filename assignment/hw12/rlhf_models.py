@@ -1,7 +1,7 @@
 """Models for the RLHF notebook (Q4): a small T5 policy trained from scratch, a reward model, and
 the training loops of the supervised and reward-modelling stages. Given code.
 
-* Policy: ``T5ForConditionalGeneration`` built from a small ``T5Config`` (about 0.3 M parameters
+* Policy: ``T5ForConditionalGeneration`` built from a small ``T5Config`` (about 0.2 M parameters
   with the default ``ModelConfig``), trained by supervised fine-tuning (SFT) on reference summaries.
 * Reward model: the SFT transformer without its output layer (encoder reads the article, decoder
   reads the summary), initialised from the SFT policy as in InstructGPT, followed by
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch

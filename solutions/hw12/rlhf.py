@@ -150,7 +150,8 @@ class RLHFConfig:
         "help": "'leave_one_out' (mean reward of the other samples of the same article), "
                 "'batch_mean' or 'none'"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature"})
-    max_new_tokens: int = field(default=24, metadata={"help": "longest summary sampled, </s> included"})
+    max_new_tokens: int = field(default=32, metadata={
+        "help": "longest summary sampled, </s> included"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping threshold"})
     seed: int = field(default=0, metadata={"help": "seed of prompt order and sampling"})
     device: str = field(default="cpu", metadata={"help": "'cpu' or 'cuda'"})
@@ -174,7 +175,7 @@ class RLHFConfig:
 
 
 class RewardHead(nn.Module):
-    """Scalar head of the reward model: masked mean of encoder states -> one number.
+    """Scalar head of the reward model: masked mean of transformer states -> one number.
 
     forward(hidden (B, L, D), mask (B, L)) -> (B,) scores.
     """
@@ -192,7 +193,7 @@ class RewardHead(nn.Module):
 
 @torch.no_grad()
 def sample_summaries(policy: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     max_new_tokens: int = 24, temperature: Union[float, torch.Tensor] = 1.0,
+                     max_new_tokens: int = 32, temperature: Union[float, torch.Tensor] = 1.0,
                      generator: Optional[torch.Generator] = None, greedy: bool = False):
     """Sample one summary per article by ancestral sampling from the policy.
 

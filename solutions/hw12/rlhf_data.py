@@ -4,7 +4,9 @@ a simulated human labeller. Given code: nothing to implement here.
 Nothing here downloads anything. The offline corpus is generated from templates: every article
 reports one event (who did what, where, when, and a number) wrapped in detail and distractor
 sentences that mention other people, places and numbers, so a summariser has to pick the right
-facts. Each article comes with a one-sentence reference summary and its key facts.
+facts. Each article comes with a one-sentence reference summary, its key facts, and a *demonstration*
+for supervised training that, half of the time, drags in an extra detail after the summary
+(demonstrators are imperfect; the preferences of the same people favour the concise version).
 
 Two scores, and who may see them:
 
@@ -140,13 +142,24 @@ def _article(rng: random.Random) -> Dict[str, object]:
     lead = ev["lead"].format(**slots)
     pos = 0 if rng.random() < 0.7 else 1  # the lead is usually, not always, first
     sentences = body[:pos] + [lead] + body[pos:]
-    return dict(article=" ".join(sentences), summary=ev["summary"].format(**slots),
-                facts=[last, city, num])
+    summary = ev["summary"].format(**slots)
+    # The demonstrator is hurried: half of the time the written summary drags in one more detail.
+    demo = summary
+    if rng.random() < DEMO_TAIL_RATE:
+        demo = f"{summary} ; {rng.choice(body).rstrip(' .')}"
+    return dict(article=" ".join(sentences), summary=summary, demo=demo, facts=[last, city, num])
+
+
+DEMO_TAIL_RATE = 0.5
 
 
 def make_corpus(n: int, seed: int = 0) -> List[Dict[str, object]]:
-    """n generated articles, each a dict with "article" (str), "summary" (reference, str) and
-    "facts" (list of the key-fact words: surname, city, number). Same seed -> same corpus."""
+    """n generated articles, each a dict with
+    "article" (str), "summary" (the concise reference the hidden quality compares with),
+    "demo" (the demonstration used for SFT: the reference, or with probability DEMO_TAIL_RATE the
+    reference followed by " ; " and one more sentence of the article: demonstrations are imperfect,
+    as real ones are) and "facts" (key-fact words: surname, city, number).
+    Same seed -> same corpus."""
     rng = random.Random(seed)
     return [_article(rng) for _ in range(n)]
 
@@ -160,8 +173,8 @@ def load_corpus(n: int, seed: int = 0, split: str = "train") -> List[Dict[str, o
     from datasets import load_dataset  # optional dependency, only on the real-data path
 
     ds = load_dataset("cnn_dailymail", "3.0.0", split=split).shuffle(seed=seed).select(range(n))
-    return [dict(article=r["article"].lower(), summary=r["highlights"].lower(), facts=[])
-            for r in ds]
+    return [dict(article=r["article"].lower(), summary=r["highlights"].lower(),
+                 demo=r["highlights"].lower(), facts=[]) for r in ds]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +204,7 @@ def encode_articles(tokenizer, articles: Sequence[str], max_len: int = 96):
     return enc["input_ids"], enc["attention_mask"]
 
 
-def encode_summaries(tokenizer, summaries: Sequence[str], max_len: int = 24):
+def encode_summaries(tokenizer, summaries: Sequence[str], max_len: int = 32):
     """Summaries -> labels (N, T) long with </s> at the end and -100 at padding positions."""
     enc = tokenizer(list(summaries), padding=True, truncation=True, max_length=max_len,
                     return_tensors="pt")

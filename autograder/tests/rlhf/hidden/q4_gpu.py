@@ -13,10 +13,10 @@ OK_FORMAT = False
 name = "q4_gpu"
 points = None
 
-RL = dict(lr=3e-4, kl_coef=0.05, baseline="leave_one_out", temperature=1.0, max_new_tokens=24,
+RL = dict(lr=3e-4, kl_coef=0.05, baseline="leave_one_out", temperature=1.0, max_new_tokens=32,
           max_grad_norm=1.0, seed=0)
-MIN_GAIN = {"full": 0.03, "reduced": 0.02}   # required rise of the mean hidden quality
-MAX_KL = {"full": 3.0, "reduced": 3.0}       # bound on the mean log pi - log pi_SFT of samples
+MIN_GAIN = {"full": 0.08, "reduced": 0.08}   # required rise of the mean hidden quality
+MAX_KL = {"full": 4.0, "reduced": 4.0}       # bound on the mean log pi - log pi_SFT of samples
 
 
 def _run(rlhf, device):

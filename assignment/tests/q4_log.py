@@ -1,0 +1,56 @@
+"""Q4 submission_log.json (public): the log is there, parses, and belongs to your rlhf.py."""
+from otter.test_files import test_case
+
+OK_FORMAT = False
+name = "q4_log"
+points = None
+
+LOG = "submission_log.json"
+
+
+def _load(submission):
+    import json
+
+    if not submission.exists(LOG):
+        raise AssertionError(
+            f"{LOG} was not found next to hw12/. Run hw12_rlhf.ipynb to the end (it writes the "
+            "log in the notebook's folder) and upload the file with your code.")
+    text = submission.read_text(LOG)
+    try:
+        log = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AssertionError(
+            f"{LOG} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}; the file "
+            f"has {len(text)} characters). It is probably truncated or edited by hand: "
+            "re-run the notebook's last cell to write it again.") from None
+    if not isinstance(log, dict):
+        raise AssertionError(f"{LOG} must hold a JSON object, found {type(log).__name__}.")
+    return log
+
+
+@test_case(points=1, hidden=False)
+def test_log_present_and_complete(submission):
+    log = _load(submission)
+    required = ["schema_version", "quick", "config", "sft", "reward_model", "rl", "hacking",
+                "final_evaluation", "samples", "code", "environment", "wall_time_s"]
+    missing = [k for k in required if k not in log]
+    assert not missing, (
+        f"{LOG} lacks the top-level entries {missing}. Write it with the notebook's last cell "
+        "(hw12/rlhf_log_schema.json describes every entry).")
+
+
+@test_case(points=1, hidden=False)
+def test_code_hash_matches_submitted_module(submission):
+    import hashlib
+
+    log = _load(submission)
+    code = log.get("code")
+    assert isinstance(code, dict) and isinstance(code.get("sha256"), str), (
+        f"{LOG} has no code.sha256 entry; write the log with the notebook's last cell.")
+    assert submission.exists("hw12/rlhf.py"), "hw12/rlhf.py is missing from the submission."
+    text = submission.read_text("hw12/rlhf.py").replace("\r\n", "\n").replace("\r", "\n")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert digest == code["sha256"], (
+        f"the log was written by a different hw12/rlhf.py: the log records sha256 "
+        f"{code['sha256'][:12]}..., the submitted file has {digest[:12]}... . Re-run the notebook "
+        "with the rlhf.py you submit (any edit after the run, even whitespace, changes the hash).")
