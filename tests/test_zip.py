@@ -107,3 +107,31 @@ def test_run_autograder_writes_results_even_if_python_cannot_start(unpacked, tmp
     data = json.loads(results.read_text())
     validate(data)
     assert data["score"] == 0 and "could not start" in data["output"]
+
+
+def _part_files():
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "grading_config.yaml").read_text())
+    return {p: ([f"hw12/{m}.py" for m in v["modules"]] + list(v.get("data_files", [])))
+            for p, v in cfg["parts"].items()}
+
+
+@pytest.mark.parametrize("part", sorted(_part_files()))
+def test_every_part_zip_grades_the_reference_to_full_marks(part, tmp_path):
+    """Each part's zip, unpacked and run through its own run_autograder, gives full marks."""
+    archive = REPO / "dist" / "gradescope" / f"{part}.zip"
+    assert archive.exists(), f"{archive} missing: run python -m autograder build"
+    ag = tmp_path / "autograder"
+    (ag / "source").mkdir(parents=True)
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(ag / "source")
+    sub = tmp_path / "upload"
+    for rel in _part_files()[part]:
+        (sub / rel).parent.mkdir(parents=True, exist_ok=True)
+        (sub / rel).write_bytes((REPO / "solutions" / rel).read_bytes())
+    proc, results = _run_autograder(ag, sub)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = json.loads(results.read_text())
+    validate(data)
+    assert data["tests"] and data["score"] == pytest.approx(sum(t["max_score"] for t in data["tests"]))
