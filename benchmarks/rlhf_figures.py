@@ -14,39 +14,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import notebook_run  # noqa: E402
 
 
 def run_notebook(package_dir: Path, quick: bool, threads: int | None, timeout: int) -> dict:
-    import nbformat
-    from nbclient import NotebookClient
-
-    with tempfile.TemporaryDirectory() as td:
-        work = Path(td)
-        shutil.copytree(package_dir / "hw12", work / "hw12",
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        nb_path = work / "hw12_rlhf.ipynb"
-        shutil.copy(package_dir / "hw12_rlhf.ipynb", nb_path)
-        env_backup = dict(os.environ)
-        os.environ["HW12_QUICK"] = "1" if quick else "0"
-        os.environ["MPLBACKEND"] = "Agg"
-        if threads:
-            os.environ["HW12_THREADS"] = str(threads)
-        try:
-            nb = nbformat.read(nb_path, as_version=4)
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(work)}}).execute()
-        finally:
-            os.environ.clear()
-            os.environ.update(env_backup)
-        return json.loads((work / "submission_log.json").read_text())
+    env = {"HW12_QUICK": "1" if quick else "0"}
+    if threads:
+        env["HW12_THREADS"] = str(threads)
+    return notebook_run.run_notebook(package_dir, "hw12_rlhf.ipynb", "submission_log.json", env,
+                                     timeout)
 
 
 def summarise(log: dict, wall: float) -> str:

@@ -90,3 +90,19 @@ def test_student_notebooks_keep_todos_and_tags():
         has_blocks = "BEGIN SOLUTION" in src.read_text()
         assert not has_blocks or any("# TODO" in s for s in sources), src.name
         assert all(not c.get("outputs") for c in student["cells"] if c["cell_type"] == "code")
+
+
+def test_early_exit_notebook_runs_in_quick_mode_and_writes_valid_answers(tmp_path):
+    import sys
+
+    nb = execute("hw12_early_exit.ipynb", timeout=600, workdir=tmp_path)
+    assert not _errors(nb), _errors(nb)[0]
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert images(next(c for c in code if "threshold_sweep(" in c.source)) == 1, "sweep plot"
+    answers = json.loads((tmp_path / "early_exit_answers.json").read_text())
+    sys.path.insert(0, str(REPO))
+    from autograder.testlib.early_exit_oracles import (consistency_problems, text_sha256,
+                                                       validate_answers)
+    assert validate_answers(answers) == [] and consistency_problems(answers) == []
+    assert answers["quick_mode"] is True
+    assert answers["module_sha256"] == text_sha256((tmp_path / "hw12" / "early_exit.py").read_text())

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import json
 import re
 import subprocess
@@ -21,6 +20,8 @@ import types
 from pathlib import Path
 
 import pytest
+
+import inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 SOL = ROOT / "solutions"
@@ -34,54 +35,22 @@ sys.path.insert(0, str(ROOT))
 
 
 # ---------------------------------------------------------------------------------------------
-# in-process grading helpers
+# in-process grading helpers (tests/inprocess.py)
 # ---------------------------------------------------------------------------------------------
+_Submission = inprocess.Submission
+
+
 def _cases(question: str):
-    from autograder.localrun import load_cases
-
-    return [c for f in sorted(TESTS.glob(f"*/{question}.py")) for c in load_cases(f)]
+    return inprocess.cases("rlhf", question)
 
 
-def _module_from_source(source: str, name: str = "hw12_rlhf_under_test"):
-    mod = types.ModuleType(name)
-    mod.__file__ = str(SOL / "hw12" / "rlhf.py")
-    sys.modules[name] = mod  # dataclasses look their module up here
-    exec(compile(source, mod.__file__, "exec"), mod.__dict__)
-    return mod
-
-
-class _Submission:
-    def __init__(self, files: dict):
-        self.files = files
-
-    def exists(self, rel):
-        return rel in self.files
-
-    def read_text(self, rel):
-        return self.files[rel]
-
-    def read_json(self, rel):
-        return json.loads(self.files[rel])
+def _module_from_source(source: str):
+    return inprocess.module_from_source(source, "rlhf")
 
 
 def _grade(module, submission, questions):
     """{question: [names of failing cases]} for the given questions."""
-    import random
-
-    import numpy as np
-    import torch
-
-    failed = {}
-    for q in questions:
-        for case in _cases(q):
-            torch.manual_seed(0), np.random.seed(0), random.seed(0)
-            params = inspect.signature(case.test_func).parameters
-            env = {"rlhf": module, "submission": submission, "device": "cpu"}
-            try:
-                case.test_func(**{p: env[p] for p in params})
-            except Exception:  # noqa: BLE001 - a failing case is data here
-                failed.setdefault(q, []).append(case.test_func.__name__)
-    return failed
+    return inprocess.grade("rlhf", "rlhf", module, submission, questions)
 
 
 def _reference_files(rlhf_source: str | None = None, log_hash_of_source: bool = False):
@@ -99,22 +68,7 @@ def _reference_files(rlhf_source: str | None = None, log_hash_of_source: bool = 
 
 
 def _stub_source(text: str) -> str:
-    """The release transformation of AUTHORING.md §1 (blocks -> TODO + raise)."""
-    out, inside, hints, indent = [], False, [], ""
-    for line in text.splitlines():
-        s = line.strip()
-        if s == "# BEGIN SOLUTION":
-            inside, hints, indent = True, [], line[: len(line) - len(line.lstrip())]
-        elif s == "# END SOLUTION":
-            out += [f"{indent}# TODO: {h}" for h in hints]
-            out.append(f'{indent}raise NotImplementedError("not implemented yet (hw12/rlhf.py)")')
-            inside = False
-        elif inside:
-            if s.startswith("# HINT:"):
-                hints.append(s[len("# HINT:"):].strip())
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
+    return inprocess.stub_source(text, "rlhf")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ Everything generated is a deterministic function of ``seed``.
 from __future__ import annotations
 
 import math
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +47,7 @@ CIFAR10_CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
 
 # One hue per class (fractions of the colour wheel), chosen so that neighbouring hues belong to
 # shapes that look different.
+_CHUNK = 1024  # images rendered at a time
 _CLASS_HUES = torch.tensor([0.00, 0.55, 0.15, 0.70, 0.35, 0.85, 0.05, 0.45, 0.25, 0.62])
 
 
@@ -154,8 +155,9 @@ def _render(labels: torch.Tensor, difficulty: torch.Tensor, g: torch.Generator) 
     return (out + sigma * noise).clamp(0.0, 1.0)
 
 
-def make_shapes10(n: int, seed: int = 0, difficulty: float | Sequence[float] | torch.Tensor | None = None,
-                  chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def make_shapes10(n: int, seed: int = 0,
+                  difficulty: float | Sequence[float] | torch.Tensor | None = None,
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Generate ``n`` labelled 32x32 RGB images of the ten-class shapes data set.
 
     Args:
@@ -163,7 +165,6 @@ def make_shapes10(n: int, seed: int = 0, difficulty: float | Sequence[float] | t
         seed: the result is a deterministic function of (n, seed, difficulty).
         difficulty: None draws each example's difficulty uniformly from [0, 1]; a float gives
             every example that level; a sequence/tensor of length n gives each its own.
-        chunk: images rendered at a time (memory only; the result does not depend on it).
 
     Returns:
         images (n, 3, 32, 32) float32 in [0, 1], labels (n,) int64, difficulty (n,) float32.
@@ -177,11 +178,10 @@ def make_shapes10(n: int, seed: int = 0, difficulty: float | Sequence[float] | t
         if bool(((diff < 0) | (diff > 1)).any()):
             raise ValueError("difficulty must lie in [0, 1]")
     images = torch.empty(n, 3, IMAGE_SIZE, IMAGE_SIZE)
-    for start in range(0, n, chunk):
-        # every chunk gets its own generator, derived from the seed and the chunk's position,
-        # so the pixels of example i do not depend on how the work is split
-        cg = torch.Generator().manual_seed(int(seed) * 1_000_003 + start // chunk + 1)
-        stop = min(n, start + chunk)
+    for start in range(0, n, _CHUNK):
+        # render in blocks to bound memory; each block has its own generator (seed, block index)
+        cg = torch.Generator().manual_seed(int(seed) * 1_000_003 + start // _CHUNK + 1)
+        stop = min(n, start + _CHUNK)
         images[start:stop] = _render(labels[start:stop], diff[start:stop], cg)
     return images, labels, diff
 
@@ -260,8 +260,3 @@ def image_grid(images: torch.Tensor, nrow: int = 10, pad: int = 1) -> torch.Tens
         top, left = pad + r * (h + pad), pad + c * (w + pad)
         grid[top:top + h, left:left + w] = images[k].permute(1, 2, 0)
     return grid
-
-
-def _iterate(loader) -> Iterator:
-    """Yield (x, y) pairs from a DataLoader or from a list of pairs."""
-    yield from loader
