@@ -42,6 +42,30 @@ def paired_seconds(fn_a, fn_b, repeats: int) -> tuple[float, float]:
     return statistics.median(ta), statistics.median(tb)
 
 
+def stage_shares(ee, model, x, repeats: int) -> tuple[list, list]:
+    """(time share, MAC share) of each exit's own part (stage i and head i; the stem counts with
+    exit 0) in one full pass over the batch x."""
+    import torch
+
+    def pieces():
+        times, h = [], x
+        with torch.inference_mode():
+            for i in range(model.num_exits):
+                t0 = time.perf_counter()
+                h = model.stem(h) if i == 0 else h
+                h = model.stages[i](h)
+                model.heads[i](h)
+                times.append(time.perf_counter() - t0)
+        return times
+
+    pieces()
+    runs = [pieces() for _ in range(repeats)]
+    med = [statistics.median(r[i] for r in runs) for i in range(model.num_exits)]
+    cum = [ee.count_macs(model.exits_up_to(i), x[:2]) for i in range(model.num_exits)]
+    own = [b - a for a, b in zip([0.0] + cum, cum)]
+    return [t / sum(med) for t in med], [m / cum[-1] for m in own]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
@@ -97,6 +121,10 @@ def main(argv=None) -> int:
               f"  {eff:10.2f}")
         if abs(t - 0.5) < 1e-9 and eff < 0.9:
             ok = False
+    times, macs = stage_shares(ee, model, next(iter(val))[0], args.repeats)
+    print("share of one full pass per exit (stage i + head i; stem with exit 0):")
+    print("  time: " + "  ".join(f"{v:.3f}" for v in times))
+    print("  MACs: " + "  ".join(f"{v:.3f}" for v in macs))
     print("requirement (efficiency >= 0.9 at threshold 0.5):", "met" if ok else "NOT met")
     return 0 if ok else 1
 
