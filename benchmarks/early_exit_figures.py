@@ -45,6 +45,11 @@ def run_notebook(package_dir: Path, env: dict, overrides: dict, timeout: int) ->
                                      env, timeout)
 
 
+def _or_nan(value):
+    """The 3b-vi entries are null when no threshold beats the smaller ResNet."""
+    return float("nan") if value is None else value
+
+
 def key_results(ans: dict) -> dict:
     """The answers mapped onto the names of derivations.EXPERIMENT_KEYS."""
     vi = ans["q3b_vi"]
@@ -58,9 +63,9 @@ def key_results(ans: dict) -> dict:
         "q3b_mac_ratio": ans["q3b_iv"]["mac_ratio"],
         "q3b_mac_spike_threshold": ans["q3b_iv"]["spike_threshold"],
         "q3b_small_accuracy": ans["q3b_v"]["small_accuracy"],
-        "q3b_min_threshold": vi["min_threshold"] if vi["min_threshold"] is not None else float("nan"),
-        "q3b_min_threshold_accuracy": vi["accuracy_at_min_threshold"] or float("nan"),
-        "q3b_min_threshold_mac_ratio": vi["mac_ratio_at_min_threshold"] or float("nan"),
+        "q3b_min_threshold": _or_nan(vi["min_threshold"]),
+        "q3b_min_threshold_accuracy": _or_nan(vi["accuracy_at_min_threshold"]),
+        "q3b_min_threshold_mac_ratio": _or_nan(vi["mac_ratio_at_min_threshold"]),
     }
 
 

@@ -89,22 +89,7 @@ def grade(part: str, module_name: str, module, submission, questions, messages=N
 
 
 def stub_source(text: str, module: str) -> str:
-    """The release transformation of AUTHORING.md §1 for functions (blocks -> TODO + raise) and
-    one-line ``NAME = value  # SOLUTION`` answers (-> None)."""
-    out, inside, hints, indent = [], False, [], ""
-    for line in text.splitlines():
-        s = line.strip()
-        if s == "# BEGIN SOLUTION":
-            inside, hints, indent = True, [], line[: len(line) - len(line.lstrip())]
-        elif s == "# END SOLUTION":
-            out += [f"{indent}# TODO: {h}" for h in hints]
-            out.append(f'{indent}raise NotImplementedError("not implemented yet (hw12/{module}.py)")')
-            inside = False
-        elif inside:
-            if s.startswith("# HINT:"):
-                hints.append(s[len("# HINT:"):].strip())
-        elif s.endswith("# SOLUTION") and "=" in s:
-            out.append(line.split("=", 1)[0].rstrip() + " = None")
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
+    """The student stub of a reference module: the release's own transformation."""
+    from autograder.release import strip_code
+
+    return strip_code(text, f"hw12/{module}.py")

@@ -198,23 +198,22 @@ def test_reference_answers_are_valid_and_consistent(reference_answers):
     assert reference_answers["quick_mode"] is False, "record the reference with --size cpu or full"
 
 
-def _broken(answers: dict):
-    a = copy.deepcopy(answers)
-    yield "percent", lambda d: d["q3b_i"].__setitem__("baseline_accuracy", 57.3), "not a percent"
-    yield "missing section", lambda d: d.pop("q3b_v"), "q3b_v"
-    yield "edited min threshold", lambda d: d["q3b_vi"].__setitem__(
-        "min_threshold", max(d["sweep"]["thresholds"])), "min_threshold"
-    yield "edited MAC ratio", lambda d: d["q3b_iv"].__setitem__(
-        "mac_ratio", d["q3b_iv"]["mac_ratio"] * 0.8), "mac_ratio"
-    yield "wrong schema", lambda d: d.__setitem__("schema", "v0"), "schema"
-    del a
+BROKEN_ANSWERS = {  # name: (edit in place, words the message must contain)
+    "percent": (lambda d: d["q3b_i"].__setitem__("baseline_accuracy", 57.3), "not a percent"),
+    "missing section": (lambda d: d.pop("q3b_v"), "q3b_v"),
+    "edited min threshold": (lambda d: d["q3b_vi"].__setitem__(
+        "min_threshold", max(d["sweep"]["thresholds"])), "min_threshold"),
+    "edited MAC ratio": (lambda d: d["q3b_iv"].__setitem__(
+        "mac_ratio", d["q3b_iv"]["mac_ratio"] * 0.8), "mac_ratio"),
+    "wrong schema": (lambda d: d.__setitem__("schema", "v0"), "schema"),
+}
 
 
-@pytest.mark.parametrize("case", range(5))
-def test_broken_answers_fail_q3b_answers_with_a_message(reference_answers, case):
+@pytest.mark.parametrize("name", sorted(BROKEN_ANSWERS))
+def test_broken_answers_fail_q3b_answers_with_a_message(reference_answers, name):
     from autograder.testlib.early_exit_oracles import consistency_problems, validate_answers
 
-    name, edit, words = list(_broken(reference_answers))[case]
+    edit, words = BROKEN_ANSWERS[name]
     bad = copy.deepcopy(reference_answers)
     edit(bad)
     problems = validate_answers(bad) or consistency_problems(bad)
