@@ -1,4 +1,4 @@
-"""``python -m autograder build | grade | validate | gradescope`` (see README.md)."""
+"""``python -m autograder build | grade | simulate | validate | gradescope`` (see README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .config import ConfigError, load_config
 from .results import CaseResult, failure_results, write_results
-from .supervisor import GradeOptions, Layout, UploadError, find_file, grade_part, safe_extract
+from .supervisor import (GradeOptions, Layout, UploadError, find_file, grade_part,
+                         protect_from_oom_killer, safe_extract)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -189,6 +190,7 @@ def cmd_gradescope(args) -> int:
         layout = Layout(REPO)
         cfg, cases = load_config(layout.config, layout.tests)
         os.umask(0o077)
+        protect_from_oom_killer()
         opts = GradeOptions(tier="cpu", sandbox_user=args.sandbox_user)
         upload = Path(args.submission)
         zips = list(upload.glob("*.zip"))
@@ -201,11 +203,44 @@ def cmd_gradescope(args) -> int:
         print(data["output"])
         return 0
     except BaseException as e:  # noqa: BLE001 - whatever happens, Gradescope gets a results.json
+        import traceback
+
+        traceback.print_exc()  # for staff: the autograder's stdout is hidden from students
         msg = (f"The autograder failed before it could grade everything ({type(e).__name__}: {e}). "
                "Your code was not at fault if this message mentions the autograder; please tell "
                "the course staff.")
         write_results(failure_results(msg, time.monotonic() - t0), out)
         return 0
+
+
+# ---- simulate ---------------------------------------------------------------------------------------
+def cmd_simulate(args) -> int:
+    """Build the part's zip and run it as Gradescope does (see autograder/simulate.py)."""
+    import yaml
+
+    from .simulate import SimulationUnavailable, report, simulate
+    from .zipgen import build_zip
+
+    layout = Layout(REPO)
+    cfg, _ = _load(layout)
+    if args.part not in cfg.parts:
+        sys.exit(f"unknown part {args.part!r}; parts: {', '.join(cfg.parts)}")
+    if args.zip:
+        zip_path = Path(args.zip)
+    else:
+        raw = yaml.safe_load(layout.config.read_text())
+        zip_path = build_zip(REPO, args.part, cfg, raw, REPO / "dist" / "gradescope" / f"{args.part}.zip")
+    submission = Path(args.submission) if args.submission else REPO / "solutions"
+    try:
+        sim = simulate(args.part, submission, zip_path, memory_mb=args.memory_mb, cpus=args.cpus,
+                       python_env=Path(args.python_env) if args.python_env else None,
+                       timeout_s=args.timeout, keep=Path(args.keep) if args.keep else None)
+    except SimulationUnavailable as e:
+        sys.exit(f"cannot simulate Gradescope here: {e}")
+    print(report(sim))
+    if args.output and sim.results is not None:
+        write_results(sim.results, Path(args.output))
+    return 0 if sim.results is not None else 1
 
 
 # ---- validate ---------------------------------------------------------------------------------------
@@ -233,6 +268,17 @@ def main(argv=None) -> int:
     v.add_argument("--part", action="append", help="only these parts (repeatable)")
     v.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     v.add_argument("--quiet", action="store_true")
+    m = sub.add_parser("simulate", help="run a part's zip as Gradescope does (root, sandbox user, "
+                       "cgroup memory limit and CPU quota)")
+    m.add_argument("submission", nargs="?", help="folder or zip (default: the reference solutions)")
+    m.add_argument("--part", required=True)
+    m.add_argument("--memory-mb", type=int, default=768, help="cgroup memory limit (0: none)")
+    m.add_argument("--cpus", type=float, default=0.5, help="cgroup CPU quota in cores (0: none)")
+    m.add_argument("--python-env", help="grading virtual environment (default: .venv-cpu)")
+    m.add_argument("--zip", help="run this zip instead of building the part's zip")
+    m.add_argument("--timeout", type=float, default=600.0, help="Gradescope's kill, in seconds")
+    m.add_argument("--keep", help="copy the /autograder folder here afterwards")
+    m.add_argument("--output", help="also write the results.json here")
     s = sub.add_parser("gradescope", help="entry point inside the Gradescope image")
     s.add_argument("--part", required=True)
     s.add_argument("--sandbox-user", default=None)
@@ -240,4 +286,4 @@ def main(argv=None) -> int:
     s.add_argument("--results", default="/autograder/results/results.json")
     args = ap.parse_args(argv)
     return {"build": cmd_build, "grade": cmd_grade, "validate": cmd_validate,
-            "gradescope": cmd_gradescope}[args.cmd](args)
+            "simulate": cmd_simulate, "gradescope": cmd_gradescope}[args.cmd](args)

@@ -144,7 +144,8 @@ def run_job(job: dict) -> None:
         package_root=Path(job["package_root"]), log_path=Path(job["worker_log"]),
         worker=Path(job["worker_script"]),
         start_timeout_s=job["start_timeout_s"], import_timeout_s=job["import_timeout_s"],
-        user=job.get("sandbox_user"), env={"HW12_DEVICE": device}))
+        user=job.get("sandbox_user"), home=Path(job["student_home"]),
+        env={"HW12_DEVICE": device}))
     sandbox.broken.update(job.get("missing_modules", {}))
     submission = SubmissionFiles(Path(job["submission_dir"]))
     loaded: dict[str, dict[str, test_case]] = {}

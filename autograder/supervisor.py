@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BACKSTOP_GRACE_S = 30.0  # on top of a case's limit + worker start-up: the sandbox enforces the tight one
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 MAX_UPLOAD_FILES = 5000
+MAX_FILE_BYTES = 32 * 1024 * 1024  # one submitted file
+GRADER_OOM_SCORE_ADJ = -900  # the student's processes get +1000
+MAX_HELPER_MODULES = 50  # the student's own extra modules next to an API module
 SKIP_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 
 
@@ -81,50 +85,171 @@ def safe_extract(archive: Path, dest: Path) -> None:
                 shutil.copyfileobj(src, out)
 
 
+class ScratchPaths:
+    """The scratch folder of one grading, and who may touch what in it.
+
+    ``scratch/``      root, 0711: the student's process may pass through, not list it
+    ``private/``      root, 0700: job, events, logs, the submitted data files (never the student's)
+    ``pkg/hw12/``     root, 0755/0644: the student's package, readable and not writable by them
+    ``sandbox_bin/``  root, 0755/0644: the worker script, so a restart runs the grader's own copy
+    ``home/``         the sandbox user, 0700: HOME, TMPDIR and working folder of the student's code
+
+    Modes are set explicitly, so the layout is the same whatever umask the grader runs under.
+    """
+
+    def __init__(self, scratch: Path):
+        self.root = Path(scratch)
+        self.private = self.root / "private"
+        self.submission = self.private / "submission"
+        self.pkg = self.root / "pkg"
+        self.sandbox_bin = self.root / "sandbox_bin"
+        self.home = self.root / "home"
+
+    def create(self, sandbox_user: str | None) -> None:
+        os.chmod(self.root, 0o711)
+        for d in (self.private, self.submission):
+            d.mkdir(mode=0o700)
+            os.chmod(d, 0o700)
+        self.home.mkdir(mode=0o700)
+        os.chmod(self.home, 0o700)
+        if sandbox_user and os.geteuid() == 0:
+            import pwd
+
+            entry = pwd.getpwnam(sandbox_user)
+            os.chown(self.home, entry.pw_uid, entry.pw_gid)
+        self.sandbox_bin.mkdir()
+        for name in ("worker.py", "protocol.py"):
+            shutil.copyfile(PACKAGE_DIR / "sandbox" / name, self.sandbox_bin / name)
+
+    def publish(self) -> None:
+        """Make the package and the worker readable (never writable) by anyone."""
+        for top in (self.pkg, self.sandbox_bin):
+            for dirpath, _, filenames in os.walk(top):
+                os.chmod(dirpath, 0o755)
+                for name in filenames:
+                    os.chmod(os.path.join(dirpath, name), 0o644)
+
+
+def _plain_file(upload: Path, rel: Path) -> Path | None:
+    """``upload / rel`` if it and every folder on the way are real (no symbolic links)."""
+    path = upload
+    for i, name in enumerate(rel.parts):
+        path = path / name
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        last = i == len(rel.parts) - 1
+        if stat.S_ISLNK(st.st_mode) or not (stat.S_ISREG(st.st_mode) if last
+                                             else stat.S_ISDIR(st.st_mode)):
+            return None
+    return path
+
+
 def find_file(upload: Path, relpath: str) -> Path | None:
-    """The submitted copy of ``relpath`` (e.g. hw12/rlhf.py): exact path first, else by name."""
-    exact = upload / relpath
-    if exact.is_file():
+    """The submitted copy of ``relpath`` (e.g. hw12/rlhf.py): exact path first, else by name.
+
+    Symbolic links are never followed, neither for the file nor for a folder on its way.
+    """
+    exact = _plain_file(upload, Path(relpath))
+    if exact is not None:
         return exact
     name = Path(relpath).name
-    hits = [p for p in upload.rglob(name) if p.is_file() and not p.is_symlink()
-            and not (SKIP_DIRS & set(p.relative_to(upload).parts)) and not p.name.startswith("._")]
+    hits = [p for p in upload.rglob(name)
+            if not (SKIP_DIRS & set(p.relative_to(upload).parts)) and not p.name.startswith("._")
+            and _plain_file(upload, p.relative_to(upload)) is not None]
     parent = Path(relpath).parent.name
     hits.sort(key=lambda p: (p.parent.name != parent, len(p.parts), str(p)))
     return hits[0] if hits else None
 
 
-def prepare_package(layout: Layout, part, upload: Path, scratch: Path) -> dict[str, str]:
-    """Build scratch/pkg/hw12 = release files overlaid with the student's; copy data files.
+def linked_file(upload: Path, relpath: str) -> bool:
+    """Whether ``relpath`` is in the upload only as (or through) a symbolic link."""
+    path = upload
+    for name in Path(relpath).parts:
+        path = path / name
+        if path.is_symlink():
+            return True
+    return False
 
-    Returns the modules that are missing from the upload, with a message for each.
+
+def copy_upload_file(src: Path, dest: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
+    """Copy one submitted file without following links, refusing anything but a small regular file."""
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UploadError(f"{src.name} is not a regular file")
+        if st.st_size > max_bytes:
+            raise UploadError(f"{src.name} is larger than {max_bytes // 2**20} MB")
+        with open(fd, "rb", closefd=False) as f:
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise UploadError(f"{src.name} is larger than {max_bytes // 2**20} MB")
+    finally:
+        os.close(fd)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with open(fd, "wb") as f:
+        f.write(data)
+
+
+def prepare_package(layout: Layout, part, upload: Path,
+                    paths: ScratchPaths) -> tuple[dict[str, str], list[str]]:
+    """Build pkg/hw12 = release files overlaid with the student's; copy the data files.
+
+    Returns the modules that are missing from the upload with a message for each, and notes for
+    the student about data files that were refused.
     """
-    pkg = scratch / "pkg" / "hw12"
+    pkg = paths.pkg / "hw12"
     shutil.copytree(layout.release / "hw12", pkg,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     missing = {}
     for module in part.modules:
-        found = find_file(upload, f"hw12/{module}.py")
+        rel = f"hw12/{module}.py"
+        found = find_file(upload, rel)
         if found is None:
-            missing[module] = (f"hw12/{module}.py was not found in your submission; upload it "
-                               "(python -m hw12.export writes the zip to upload)")
+            missing[module] = (
+                f"{rel} is a symbolic link in your submission; upload the file itself"
+                if linked_file(upload, rel) else
+                f"{rel} was not found in your submission; upload it "
+                "(python -m hw12.export writes the zip to upload)")
             continue
-        for extra in found.parent.glob("*.py"):  # the student's own helper modules come along
-            if extra.name != "__init__.py" and extra.is_file() and not extra.is_symlink():
-                shutil.copyfile(extra, pkg / extra.name)
-        shutil.copyfile(found, pkg / f"{module}.py")
-    data = scratch / "submission"
-    data.mkdir()
+        try:
+            for extra in sorted(found.parent.glob("*.py"))[:MAX_HELPER_MODULES]:  # own helpers
+                if extra.name != "__init__.py" and _plain_file(found.parent, Path(extra.name)):
+                    copy_upload_file(extra, pkg / extra.name)
+            copy_upload_file(found, pkg / f"{module}.py")
+        except (OSError, UploadError) as e:
+            missing[module] = f"{rel} could not be read: {e}"
+    notes = []
     for rel in part.data_files:
         found = find_file(upload, rel)
-        if found is not None:
-            (data / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(found, data / rel)
-    for module in part.modules:  # the runner may hash the submitted code (RLHF log check)
+        if found is None and linked_file(upload, rel):
+            notes.append(f"{rel} is a symbolic link in your submission and was not read; "
+                         "upload the file itself")
+        elif found is not None:
+            try:
+                copy_upload_file(found, paths.submission / rel)
+            except (OSError, UploadError) as e:
+                notes.append(f"{rel} could not be read: {e}")
+    for module in part.modules:  # the runner may hash the submitted code (log checks)
         src = pkg / f"{module}.py"
-        (data / "hw12").mkdir(exist_ok=True)
-        shutil.copyfile(src, data / "hw12" / f"{module}.py")
-    return missing
+        if module not in missing:
+            copy_upload_file(src, paths.submission / "hw12" / f"{module}.py")
+    return missing, notes
+
+
+def protect_from_oom_killer() -> None:
+    """Make this grader process (and the runner it starts) the kernel's last choice when memory
+    runs out. Lowering the score needs CAP_SYS_RESOURCE, which containers (Gradescope's Docker)
+    usually lack; then the grader keeps its score and what protects it is the student's worker
+    raising its own score to the maximum, +1000, before it drops privileges (sandbox/client.py)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(GRADER_OOM_SCORE_ADJ))
+    except OSError:
+        pass
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -158,12 +283,9 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
     done: dict[str, CaseResult] = {}
     by_id = {c.id: c for c in cases}
     t_start = time.monotonic()
-    events_path = scratch / "events.jsonl"
+    paths = ScratchPaths(scratch)
+    events_path = paths.private / "events.jsonl"
     offset, attempts_without_progress = 0, 0
-    sandbox_bin = scratch / "sandbox_bin"
-    sandbox_bin.mkdir(exist_ok=True)
-    for name in ("worker.py", "protocol.py"):
-        shutil.copyfile(PACKAGE_DIR / "sandbox" / name, sandbox_bin / name)
 
     def finish(case_id, status, message, seconds):
         case = by_id[case_id]
@@ -193,20 +315,21 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
             "cases": [{"id": c.id, "file": str(c.file), "function": c.function, "tier": c.tier,
                        "visibility": c.visibility, "time_limit_s": c.time_limit_s, "seed": c.seed}
                       for c in pending],
-            "events": str(events_path), "package_root": str(scratch / "pkg"),
-            "submission_dir": str(scratch / "submission"), "worker_log": str(scratch / "worker.log"),
+            "events": str(events_path), "package_root": str(paths.pkg),
+            "submission_dir": str(paths.submission), "worker_log": str(paths.private / "worker.log"),
+            "student_home": str(paths.home),
             "trusted_release": str(layout.release), "missing_modules": missing,
             "start_timeout_s": cfg.defaults.start_timeout_s,
             "import_timeout_s": cfg.defaults.import_timeout_s, "device": opts.device,
             "cpu_fallback": opts.device == "cpu", "sandbox_user": opts.sandbox_user,
-            "worker_script": str(sandbox_bin / "worker.py"),
+            "worker_script": str(paths.sandbox_bin / "worker.py"),
         }
-        job_path = scratch / "job.json"
+        job_path = paths.private / "job.json"
         job_path.write_text(json.dumps(job))
         env = {k: v for k, v in os.environ.items() if not k.startswith("HW12_")}
         env.update(PYTHONPATH=str(layout.root), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
-        with open(scratch / "runner.log", "ab") as log:
+        with open(paths.private / "runner.log", "ab") as log:
             proc = subprocess.Popen([opts.python, "-m", "autograder.runner", str(job_path)],
                                     cwd=str(layout.root), env=env, stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -255,7 +378,7 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
             progressed = True
         attempts_without_progress = 0 if progressed else attempts_without_progress + 1
         if attempts_without_progress >= 2:
-            tail = _tail(scratch / "runner.log")
+            tail = _tail(paths.private / "runner.log")
             for c in [c for c in cases if c.id not in done]:
                 finish(c.id, "failed", "the autograder could not run this test; please tell the "
                        f"course staff. Details:\n{tail}", 0.0)
@@ -278,24 +401,10 @@ def grade_part(layout: Layout, cfg: GradingConfig, part_name: str, cases: list[C
     selected = [c for c in cases if c.tier in tiers]
     with tempfile.TemporaryDirectory(prefix=f"hw12-{part_name}-") as tmp:
         scratch = Path(tmp)
-        missing = prepare_package(layout, part, upload, scratch)
-        if opts.sandbox_user:
-            _open_to_sandbox_user(scratch, opts.sandbox_user)
+        paths = ScratchPaths(scratch)
+        paths.create(opts.sandbox_user)
+        missing, notes = prepare_package(layout, part, upload, paths)
+        paths.publish()
         done = run_cases(layout, cfg, selected, scratch, missing, opts, part.budget_s, echo)
     return build_results(cfg, part_name, [done[c.id] for c in selected],
-                         time.monotonic() - t0, notes=list(missing.values()))
-
-
-def _open_to_sandbox_user(scratch: Path, user: str) -> None:
-    """Give the student's process its package and nothing else (used when grading as root)."""
-    import pwd
-
-    uid = pwd.getpwnam(user).pw_uid
-    os.chmod(scratch, 0o755)
-    for sub in ("pkg", "sandbox_bin"):
-        for dirpath, dirnames, filenames in os.walk(scratch / sub):
-            os.chown(dirpath, uid, uid)
-            for name in filenames:
-                os.chown(os.path.join(dirpath, name), uid, uid)
-    (scratch / "worker.log").touch()
-    os.chown(scratch / "worker.log", uid, uid)
+                         time.monotonic() - t0, notes=[*missing.values(), *notes])

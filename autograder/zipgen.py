@@ -3,7 +3,9 @@
 Layout of ``dist/gradescope/<part>.zip`` (unpacked by Gradescope into /autograder/source):
 
     setup.sh            otter's image set-up (conda env ``otter-env``, Python 3.13) + ours appended:
-                        CPU-only torch, the unprivileged sandbox user, a locked-down source folder
+                        CPU-only torch, then setup_local.sh
+    setup_local.sh      the local steps (no installs): the unprivileged sandbox user, a locked-down
+                        source folder; also run by ``python -m autograder simulate``
     run_autograder      ours: runs ``python -m autograder gradescope --part <part>``
     environment.yml     otter's, with the part's pinned grading requirements
     otter_config.json   otter's
@@ -59,10 +61,22 @@ SETUP_APPEND = """
 # ---- HW12 additions ----
 # CPU-only torch: a third of the CUDA build's memory once imported (Gradescope gives 768 MB).
 mamba run -n otter-env pip install --no-cache-dir --index-url {index} torch=={torch}
+# The local steps (sandbox user, permissions), shared with `python -m autograder simulate`.
+bash /autograder/source/setup_local.sh
+"""
+
+SETUP_LOCAL = """#!/usr/bin/env bash
+# Local steps of the image set-up, after the installs: setup.sh runs this on Gradescope, and
+# `python -m autograder simulate` runs it in an /autograder-shaped folder (AUTOGRADER_ROOT).
+set -euo pipefail
+AG=${{AUTOGRADER_ROOT:-/autograder}}
 # Student code runs as an unprivileged user that cannot read the tests or write the results.
 id -u {user} >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin {user}
+# The user's Python lives under /root (conda on Gradescope): let it through, not list it.
 chmod 711 /root
-chmod -R go-rwx /autograder/source
+chmod -R go-rwx "$AG/source"
+mkdir -p "$AG/results"
+chmod 755 "$AG/results"
 """
 
 
@@ -89,12 +103,13 @@ def _normalise(raw_zip: bytes, part: str, user: str, index: str, torch: str) -> 
                 entries[info.filename] = zf.read(info)
     entries["run_autograder"] = RUN_AUTOGRADER.format(part=part, user=user).encode()
     entries["setup.sh"] = entries["setup.sh"] + SETUP_APPEND.format(
-        index=index, torch=torch, user=user).encode()
+        index=index, torch=torch).encode()
+    entries["setup_local.sh"] = SETUP_LOCAL.format(user=user).encode()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
-            executable = name in ("run_autograder", "setup.sh")
+            executable = name in ("run_autograder", "setup.sh", "setup_local.sh")
             info.external_attr = (0o100755 if executable else 0o100644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, entries[name])

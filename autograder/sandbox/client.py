@@ -56,24 +56,45 @@ class SandboxOptions:
     import_timeout_s: float = 30.0
     file_size_limit: int = 64 * 1024 * 1024
     user: str | None = None  # drop to this user when running as root (Gradescope)
+    home: Path | None = None  # the student's writable folder: HOME, TMPDIR, working folder
     env: dict = field(default_factory=dict)
 
 
-def _child_setup(file_size_limit: int):
-    """Runs in the worker between fork and exec: die with the runner, cap written file sizes."""
+def _child_setup(file_size_limit: int, user: tuple[int, int] | None):
+    """Runs in the worker between fork and exec, still with the runner's privileges.
+
+    Caps written file sizes, marks the process as the first the kernel kills when memory runs out
+    (only possible before privileges are dropped: /proc/self/oom_score_adj then belongs to root),
+    makes it die with the runner, and only then switches to the sandbox user ``(uid, gid)``.
+    """
     def setup():
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        try:  # if memory runs out, the kernel kills the student's process, not the grader's
+        try:
             with open("/proc/self/oom_score_adj", "w") as f:
                 f.write("1000")
         except OSError:
-            pass
-        try:  # PR_SET_PDEATHSIG = 1: the kernel kills the worker when the runner exits
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-        except OSError:
-            pass
+            if user is not None:  # as root this must work; elsewhere it is a best effort
+                raise
+        # PR_SET_PDEATHSIG = 1: the kernel kills the worker when the runner exits
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+        if user is not None:
+            uid, gid = user
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # reset by setuid
     return setup
+
+
+def sandbox_ids(user: str | None) -> tuple[int, int] | None:
+    """(uid, gid) to run student code as: the sandbox user when the grader is root, else None."""
+    if not user or os.geteuid() != 0:
+        return None
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
 
 
 class StudentProcess:
@@ -83,21 +104,20 @@ class StudentProcess:
         self.opts = opts
         to_child_r, self.to_child = os.pipe()
         self.from_child, from_child_w = os.pipe()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(opts.package_root),
+        home = str(opts.home or opts.package_root)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
+               "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", **opts.env}
         if "CUDA_VISIBLE_DEVICES" in os.environ:
             env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
         self.log = open(opts.log_path, "ab")
-        kwargs = {}
-        if opts.user and os.geteuid() == 0:
-            kwargs.update(user=opts.user, group=opts.user, extra_groups=[])
         self.proc = subprocess.Popen(
             [opts.python, "-I", "-B", str(opts.worker), "--fd-in", str(to_child_r),
              "--fd-out", str(from_child_w), "--package-root", str(opts.package_root)],
             pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self.log,
-            stderr=subprocess.STDOUT, env=env, cwd=str(opts.package_root),
-            start_new_session=True, preexec_fn=_child_setup(opts.file_size_limit), **kwargs)
+            stderr=subprocess.STDOUT, env=env, cwd=home, start_new_session=True,
+            preexec_fn=_child_setup(opts.file_size_limit, sandbox_ids(opts.user)))
         os.close(to_child_r)
         os.close(from_child_w)
         os.set_blocking(self.from_child, False)

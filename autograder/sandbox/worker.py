@@ -165,8 +165,7 @@ def main() -> None:
     ap.add_argument("--fd-out", type=int, required=True)
     ap.add_argument("--package-root", required=True)
     a = ap.parse_args()
-    sys.path.insert(0, a.package_root)
-    os.chdir(a.package_root)
+    sys.path.insert(0, a.package_root)  # the working folder is the student's writable home
     fd_in, fd_out = a.fd_in, a.fd_out
     worker = Worker(a.package_root)
     import torch  # noqa: F401 - imported before any request, so request timing excludes it
