@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .results import CaseResult, failure_results, write_results
+from .results import CaseResult, failure_results, question_scores, staff_view, write_results
 from .supervisor import (GradeOptions, Layout, UploadError, find_file, grade_part,
                          protect_from_oom_killer, safe_extract)
 
@@ -134,7 +134,7 @@ def cmd_grade(args) -> int:
     for part, data in results.items():
         write_results(data, outputs[part])
         print(f"\n== {cfg.parts[part].title} -> {outputs[part]}")
-        print(data["output"])
+        print(staff_view(data))
     return 0
 
 
@@ -164,11 +164,7 @@ def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
             dest = out_dir / sub.stem / (f"results-{part}.json" if len(parts) > 1 else "results.json")
             write_results(data, dest)
             row = {"submission": sub.stem, "part": part, "score": data["score"]}
-            qs = {}
-            for t in data["tests"]:
-                q = t["tags"][0]
-                qs[q] = qs.get(q, 0.0) + t["score"]
-            row.update(qs)
+            row.update({q: got for q, (got, _) in question_scores(data).items()})
             rows.append(row)
             print(f"{sub.stem:30s} {part:12s} {data['score']:7.2f}")
     fields = ["submission", "part", "score"] + sorted({k for r in rows for k in r} -

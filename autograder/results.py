@@ -11,6 +11,7 @@ from .config import Case, GradingConfig
 
 SCHEMA = Path(__file__).with_name("schemas") / "gradescope_results.schema.json"
 MAX_OUTPUT = 8000
+SUMMARY_TAG = "summary"  # the unscored entry that carries the full per-question table
 
 
 @dataclass
@@ -52,8 +53,18 @@ def build_results(cfg: GradingConfig, part_name: str, results: list[CaseResult],
             "extra_data": {"seconds": round(r.seconds, 3), "skipped": skipped},
         })
     score = sum(t["score"] for t in tests)
-    summary = summary_table(cfg, part_name, results)
-    output = "\n".join([*notes, summary]) if notes else summary
+    public = [r for r in results if r.case.visibility == "public"]
+    hidden_n = len(results) - len(public)
+    shown = summary_table(cfg, part_name, public) if public else "(no public checks in this part)"
+    if hidden_n:  # before grades are published a student sees the public cases only
+        shown = (f"Public checks:\n{shown}\n\n{hidden_n} hidden tests are graded too; their "
+                 "results and your total appear when grades are published.")
+        tests.append({
+            "name": "Summary: every test (public and hidden), per question",
+            "output": _clean(summary_table(cfg, part_name, results)),
+            "tags": [SUMMARY_TAG], "visibility": hidden_vis,
+        })
+    output = "\n".join([*notes, shown]) if notes else shown
     data = {
         "score": round(score, 6),
         "execution_time": round(seconds, 3),
@@ -65,6 +76,24 @@ def build_results(cfg: GradingConfig, part_name: str, results: list[CaseResult],
     }
     validate(data)
     return data
+
+
+def question_scores(data: dict) -> dict[str, tuple[float, float]]:
+    """(score, max score) per question of a results.json dictionary, in the order of its tests."""
+    per: dict[str, list[float]] = {}
+    for t in data["tests"]:
+        if "max_score" not in t:  # the summary entry
+            continue
+        acc = per.setdefault(t["tags"][0], [0.0, 0.0])
+        acc[0] += t["score"]
+        acc[1] += t["max_score"]
+    return {q: (a, b) for q, (a, b) in per.items()}
+
+
+def staff_view(data: dict) -> str:
+    """The full per-question table (public and hidden) that staff see at once, students later."""
+    summary = [t["output"] for t in data["tests"] if t.get("tags") == [SUMMARY_TAG]]
+    return summary[0] if summary else data["output"]
 
 
 def per_question(cfg: GradingConfig, part_name: str, results: list[CaseResult]):

@@ -182,7 +182,7 @@ class SimulationResult:
 
     @property
     def max_score(self) -> float:
-        return sum(float(t["max_score"]) for t in (self.results or {}).get("tests", []))
+        return sum(float(t.get("max_score", 0)) for t in (self.results or {}).get("tests", []))
 
 
 def strict_json(data: bytes):
@@ -234,6 +234,8 @@ def simulate(part: str, submission: Path, zip_path: Path, *, memory_mb: int | No
         ag = Path(tmp) / "autograder"
         for sub in ("source", "submission", "results"):
             (ag / sub).mkdir(parents=True)
+        for d in (Path(tmp), ag):  # open like /autograder: only setup_local.sh locks source/ away
+            os.chmod(d, 0o755)
         with zipfile.ZipFile(zip_path) as zf:
             zf.extractall(ag / "source")
         _copy_submission(Path(submission), ag / "submission")

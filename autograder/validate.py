@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import load_config
+from .results import question_scores
 from .supervisor import GradeOptions, Layout, grade_part
 
 MARKER = "# ---- code below"
@@ -75,15 +76,6 @@ def make_upload(repo: Path, variant: Variant | None, dest: Path) -> Path:
     return dest
 
 
-def _scores(data: dict) -> dict[str, tuple[float, float]]:
-    per: dict[str, list[float]] = {}
-    for t in data["tests"]:
-        got, top = per.setdefault(t["tags"][0], [0.0, 0.0]), t["max_score"]
-        got[0] += t["score"]
-        got[1] += top
-    return {q: (a, b) for q, (a, b) in per.items()}
-
-
 def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int:
     layout = Layout(repo)
     cfg, cases = load_config(layout.config, layout.tests)
@@ -95,7 +87,7 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
     def grade(upload: Path, part: str, questions=None, stop=None) -> dict[str, tuple[float, float]]:
         selected = [c for c in cases[part] if questions is None or c.question in questions]
         run_opts = replace(opts, stop_when_failed=frozenset(stop) if stop else None)
-        return _scores(grade_part(layout, cfg, part, selected, upload, run_opts))
+        return question_scores(grade_part(layout, cfg, part, selected, upload, run_opts))
 
     def check_reference(part):
         with tempfile.TemporaryDirectory() as tmp:

@@ -47,13 +47,7 @@ def grade(root: Path, part: str, upload: Path, questions=None, **opts):
     return grade_part(layout, cfg, part, selected, upload, GradeOptions(**opts))
 
 
-def question_scores(results: dict) -> dict[str, tuple[float, float]]:
-    out: dict[str, list[float]] = {}
-    for t in results["tests"]:
-        acc = out.setdefault(t["tags"][0], [0.0, 0.0])
-        acc[0] += t["score"]
-        acc[1] += t["max_score"]
-    return {q: (a, b) for q, (a, b) in out.items()}
+from autograder.results import question_scores  # noqa: E402 - one definition, the grader's
 
 
 def only_questions(cfg: dict, part: str, keep: set[str]) -> None:
@@ -64,6 +58,16 @@ def only_questions(cfg: dict, part: str, keep: set[str]) -> None:
 
 
 @pytest.fixture
+def fast_root_q1a_q2a(tmp_path):
+    """fast_root with only q1a (binary_diffusion) and q2a (gaussian_diffusion)."""
+    def edit(cfg):
+        cfg["defaults"]["time_limit_s"] = 4
+        cfg["defaults"]["import_timeout_s"] = 4
+        only_questions(cfg, "diffusion", {"q1a", "q2a"})
+    return make_root(tmp_path, edit)
+
+
+@pytest.fixture
 def fast_root(tmp_path):
     """A grading root for the diffusion part with short limits, so hostile code is stopped quickly."""
     def edit(cfg):
@@ -71,3 +75,72 @@ def fast_root(tmp_path):
         cfg["defaults"]["import_timeout_s"] = 4
         only_questions(cfg, "diffusion", {"q1a", "q1b", "q1d", "q2a"})
     return make_root(tmp_path, edit)
+
+
+# ---- the Gradescope simulation (autograder/simulate.py) -------------------------------------------
+_ZIPS: dict[tuple[str, str, str], Path] = {}
+
+
+@pytest.fixture(scope="session")
+def gradescope_sim():
+    """Skip (with the reason) where the simulation cannot run; in CI (CI=true) fail instead."""
+    import os
+
+    from autograder.simulate import SimulationUnavailable, check_can_simulate, default_python_env
+
+    try:
+        check_can_simulate()
+        if not (default_python_env() / "bin" / "python").exists():
+            raise SimulationUnavailable(f"{default_python_env()} is missing (make venv-cpu)")
+    except SimulationUnavailable as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must run the Gradescope simulation, but it cannot: {e}")
+        pytest.skip(f"Gradescope simulation unavailable: {e}")
+
+
+def part_zip(root: Path, part: str, tmp: Path) -> Path:
+    """The part's Gradescope zip built from grading root ``root`` (cached per config text)."""
+    from autograder.config import load_config
+    from autograder.supervisor import Layout
+    from autograder.zipgen import build_zip
+
+    layout = Layout(root)
+    text = layout.config.read_text()
+    key = (str(REPO), part, text)
+    if key not in _ZIPS or not _ZIPS[key].exists():
+        cfg, _ = load_config(layout.config, layout.tests)
+        out = tmp / f"zip-{len(_ZIPS)}-{part}.zip"
+        _ZIPS[key] = build_zip(root, part, cfg, yaml.safe_load(text), out)
+    return _ZIPS[key]
+
+
+def simulate_upload(root: Path, part: str, upload: Path, tmp: Path, **limits):
+    """Run ``upload`` through the part's zip as Gradescope does; the result must be strict JSON."""
+    from autograder.results import validate
+    from autograder.simulate import simulate
+
+    sim = simulate(part, upload, part_zip(root, part, tmp), **limits)
+    assert sim.results is not None, f"{sim.results_error}\n{sim.log[-3000:]}"
+    validate(sim.results)
+    return sim
+
+
+def stub_upload(tmp: Path, part: str) -> Path:
+    """What a student who changed nothing uploads: the release's modules of ``part``."""
+    cfg = yaml.safe_load((REPO / "grading_config.yaml").read_text())
+    dest = tmp / "stubs" / "hw12"
+    dest.mkdir(parents=True)
+    for m in cfg["parts"][part]["modules"]:
+        shutil.copyfile(REPO / "assignment" / "hw12" / f"{m}.py", dest / f"{m}.py")
+    return dest.parent
+
+
+def reference_upload(tmp: Path, part: str) -> Path:
+    """The reference submission of ``part``: its modules and the files its notebook writes."""
+    cfg = yaml.safe_load((REPO / "grading_config.yaml").read_text())
+    dest = tmp / "reference"
+    v = cfg["parts"][part]
+    for rel in [f"hw12/{m}.py" for m in v["modules"]] + list(v.get("data_files", [])):
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "solutions" / rel, dest / rel)
+    return dest

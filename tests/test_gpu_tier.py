@@ -56,18 +56,18 @@ def test_gpu_question_is_not_in_the_cpu_tier(gpu_root):
 @pytest.mark.skipif(_cuda(), reason="this machine has CUDA, so nothing is skipped")
 def test_gpu_question_is_skipped_without_cuda(gpu_root):
     results = grade(gpu_root, "diffusion", REPO / "solutions", tier="gpu")
-    (test,) = results["tests"]
+    (test,) = [t for t in results["tests"] if "max_score" in t]  # the summary has no score
     assert test["max_score"] == 0 and test["score"] == 0
     assert test["extra_data"]["skipped"] and "needs CUDA" in test["output"]
 
 
 def test_gpu_question_runs_its_cpu_version_with_device_cpu(gpu_root):
     results = grade(gpu_root, "diffusion", REPO / "solutions", tier="gpu", device="cpu")
-    (test,) = results["tests"]
+    (test,) = [t for t in results["tests"] if "max_score" in t]  # the summary has no score
     assert test["status"] == "passed" and test["score"] == 2, test["output"]
 
 
 def test_gpu_question_fails_for_stubs_in_its_cpu_version(gpu_root):
     results = grade(gpu_root, "diffusion", REPO / "assignment", tier="gpu", device="cpu")
-    (test,) = results["tests"]
+    (test,) = [t for t in results["tests"] if "max_score" in t]  # the summary has no score
     assert test["score"] == 0 and "Not implemented yet" in test["output"]

@@ -2,18 +2,20 @@
 it broke, and a message the student can act on.
 
 Each case appends code to the reference hw12/binary_diffusion.py and grades questions q1a (which
-uses binary_diffusion) and q2a (which uses only gaussian_diffusion and must keep full marks).
+uses binary_diffusion) and q2a (which uses only gaussian_diffusion and must keep full marks). The
+hostile bank runs through the Gradescope simulation (tests/test_gradescope_sim.py's path: the
+part's zip, run_autograder as root with the sandbox user, cgroup limits), since only there do the
+attacks mean anything; the checks of ordinary upload handling grade in-process.
 """
 from __future__ import annotations
 
 import json
 import math
-import time
 
 import pytest
 
 from autograder.results import validate, write_results
-from conftest import grade, question_scores, variant_upload
+from conftest import grade, question_scores, simulate_upload, variant_upload
 
 CASES = {
     "syntax_error": ("def broken(:\n    pass\n", "SyntaxError"),
@@ -42,9 +44,9 @@ CASES = {
         "    def __eq__(self, other):\n        return True\n"
         "    def __float__(self):\n        return 0.512\n"
         "def survival_prob(t, delta):\n    return torch.zeros(()).as_subclass(Liar)\n", "expected"),
-    "kills_the_runner": (
+    "kills_the_runner": (  # the sandbox user may not signal the root runner
         "def survival_prob(t, delta):\n    import os, signal\n"
-        "    os.kill(os.getppid(), signal.SIGKILL)\n", "grading process stopped"),
+        "    os.kill(os.getppid(), signal.SIGKILL)\n", "PermissionError"),
     "floods_stdout": (
         "def survival_prob(t, delta):\n    import sys\n"
         "    while True:\n        sys.stdout.write('x' * 1_000_000)\n", ""),
@@ -60,14 +62,14 @@ CASES = {
 }
 
 
+@pytest.mark.gradescope
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_hostile_submission_is_contained(name, fast_root, tmp_path):
+def test_hostile_submission_is_contained(name, gradescope_sim, fast_root_q1a_q2a, tmp_path):
     code, hint = CASES[name]
     upload = variant_upload(tmp_path, "binary_diffusion", code)
-    t0 = time.monotonic()
-    results = grade(fast_root, "diffusion", upload, questions={"q1a", "q2a"})
-    elapsed = time.monotonic() - t0
-    validate(results)
+    sim = simulate_upload(fast_root_q1a_q2a, "diffusion", upload, tmp_path)
+    results = sim.results
+    assert sim.oom_kills == 0 and sim.leftover_processes == 0, sim.log[-2000:]
     out = tmp_path / "results.json"
     write_results(results, out)
     assert json.loads(out.read_text()) == results
@@ -79,12 +81,13 @@ def test_hostile_submission_is_contained(name, fast_root, tmp_path):
     q1a_msgs = [t["output"] for t in results["tests"] if t["tags"][0] == "q1a"]
     assert all(m.strip() for m in q1a_msgs), f"{name}: every failed case needs a message"
     assert any(hint in m for m in q1a_msgs), f"{name}: expected {hint!r} in {q1a_msgs[0][:500]}"
-    assert elapsed < 120, f"{name}: grading took {elapsed:.0f} s"
 
 
-def test_import_hang_costs_one_timeout_not_one_per_test(fast_root, tmp_path):
+@pytest.mark.gradescope
+def test_import_hang_costs_one_timeout_not_one_per_test(gradescope_sim, fast_root, tmp_path):
     upload = variant_upload(tmp_path, "binary_diffusion", "while True:\n    pass\n")
-    results = grade(fast_root, "diffusion", upload, questions={"q1a", "q1b", "q1d"})
+    results = simulate_upload(fast_root, "diffusion", upload, tmp_path).results
+    results["tests"] = [t for t in results["tests"] if t["tags"][0] in ("q1a", "q1b", "q1d")]
     slow = [t for t in results["tests"] if t["extra_data"]["seconds"] > 2]
     assert len(slow) == 1, [(t["name"], t["extra_data"]["seconds"]) for t in results["tests"]]
 

@@ -1,10 +1,13 @@
-"""Q3b (GPU tier): train the submitted early-exit model for a fixed budget and check that early
-exit keeps accuracy, cuts MACs and saves wall-clock time on the grading device.
+"""Q3b (GPU tier): train the submitted early-exit model for a fixed number of steps and check that
+early exit keeps accuracy, cuts MACs and saves wall-clock time on the grading device.
 
-With ``device == "cuda"`` this is the full check (about two minutes on one H100). With
-``device == "cpu"`` the same logic runs at a reduced size on easier data (a few seconds), so CI
-exercises it without a GPU. There the saving is checked by counting the examples each stage
-processed; the wall-clock comparison (noisy on shared CPU machines) runs only on CUDA.
+Nothing here depends on the machine's speed: training runs a fixed number of epochs (no time cap;
+the case's time limit is only a backstop), and the wall-clock check compares two timings taken in
+the same run, interleaved, as a ratio with a wide margin.
+
+With ``device == "cuda"`` this is the full check. With ``device == "cpu"`` the same logic runs at a
+reduced size on easier data (a few seconds), so CI exercises it without a GPU. There the saving is
+checked by counting the examples each stage processed; the wall-clock ratio runs only on CUDA.
 """
 from otter.test_files import test_case
 
@@ -12,26 +15,28 @@ OK_FORMAT = False
 name = "q3b_gpu"
 points = None
 
-# size, budget and floors per device; floors sit about 0.1 below what the reference reaches
+# size, steps and floors per device; floors sit about 0.1 below what the reference reaches
 SETTINGS = {
     "cuda": dict(n_train=20000, n_val=4096, max_difficulty=1.0, widths=(16, 32, 64), blocks=2,
-                 epochs=8, batch=128, eval_batch=1024, lr=0.1, seconds=300.0, floor=0.40,
-                 threshold=0.5, max_mac_ratio=0.9, saving_share=0.25),
+                 epochs=8, batch=128, eval_batch=1024, lr=0.1, floor=0.40,
+                 threshold=0.5, max_mac_ratio=0.9, saving_share=0.1, timing_rounds=9),
     "cpu": dict(n_train=1500, n_val=1024, max_difficulty=0.4, widths=(8, 16, 32), blocks=1,
-                epochs=3, batch=64, eval_batch=256, lr=0.05, seconds=60.0, floor=0.35,
-                threshold=0.5, max_mac_ratio=0.9, saving_share=0.5),
+                epochs=3, batch=64, eval_batch=256, lr=0.05, floor=0.35,
+                threshold=0.5, max_mac_ratio=0.9, saving_share=0.1, timing_rounds=9),
 }
 
 
-def _median_seconds(fn, repeats):
-    import statistics
+def _interleaved_best_seconds(fns, rounds):
+    """Fastest of ``rounds`` timings of each function, the functions alternating round by round, so
+    that a busy moment on a shared device slows every function alike instead of one of them."""
     import time
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
 
 
 @test_case(points=4, hidden=True)
@@ -50,7 +55,7 @@ def test_train_evaluate_and_time_on_device(early_exit, device):
     train_batches = early_exit.Batches(xtr, ytr, s["batch"], device=device, shuffle=True, seed=0)
     history = early_exit.train(model, train_batches, {
         "device": str(device), "epochs": s["epochs"], "lr": s["lr"], "progress": False,
-        "max_train_seconds": s["seconds"], "seed": 0})
+        "max_train_seconds": 0, "seed": 0})  # 0: no wall-clock cap, a fixed number of steps
     losses = [float(v) for v in history["loss"]]
     k = max(1, len(losses) // 10)
     assert sum(losses[-k:]) / k < 0.9 * sum(losses[:k]) / k, (
@@ -88,17 +93,24 @@ def test_train_evaluate_and_time_on_device(early_exit, device):
         return  # wall-clock timing only on the GPU box (CPU CI machines are shared and noisy)
 
     # Wall-clock saving: the cost of evaluating the whole validation set minus the cost of one
-    # batch (fixed costs such as MAC counting cancel), early-exit threshold versus none.
+    # batch (fixed costs such as MAC counting cancel), early-exit threshold versus none, as a ratio
+    # of timings interleaved in this run. The margin is wide: early exit must realise a tenth of the
+    # saving its MACs promise (the reference realises about nine tenths on CPU, BENCHMARKS.md).
     one = early_exit.Batches(xva[:s["eval_batch"]], yva[:s["eval_batch"]], s["eval_batch"],
                              device=device)
     for t in (s["threshold"], 2.0):   # warm-up (allocator, kernel selection)
         early_exit.evaluate_early_exit(model, val, t)
-    cost = {}
-    for t in (s["threshold"], 2.0):
-        whole = _median_seconds(lambda: early_exit.evaluate_early_exit(model, val, t), 5)
-        first = _median_seconds(lambda: early_exit.evaluate_early_exit(model, one, t), 5)
-        cost[t] = max(whole - first, 1e-9)
-    realised = cost[s["threshold"]] / cost[2.0]
+
+    def timed(data, t):
+        def run():
+            early_exit.evaluate_early_exit(model, data, t)
+            if str(device).startswith("cuda"):
+                torch.cuda.synchronize()
+        return run
+    whole_e, one_e, whole_f, one_f = _interleaved_best_seconds(
+        [timed(val, s["threshold"]), timed(one, s["threshold"]), timed(val, 2.0), timed(one, 2.0)],
+        s["timing_rounds"])
+    realised = max(whole_e - one_e, 1e-9) / max(whole_f - one_f, 1e-9)
     allowed = 1.0 - s["saving_share"] * (1.0 - ratio)
     assert realised <= allowed, (
         f"early-exit inference took {realised:.2f} of the full model's time although it needs only "

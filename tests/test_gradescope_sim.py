@@ -1,0 +1,100 @@
+"""The product as Gradescope runs it: each part's zip, unpacked into an /autograder-shaped folder,
+set up by its own setup_local.sh and run by its own run_autograder as root with the sandbox user,
+inside a kernel-enforced memory limit and CPU quota (autograder/simulate.py).
+
+These tests need root and cgroups. In CI (CI=true) they fail when the simulation cannot be set up;
+elsewhere they are reported as skipped, with the reason.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from conftest import REPO, make_root, reference_upload, simulate_upload, stub_upload, variant_upload
+
+pytestmark = pytest.mark.gradescope
+PARTS = sorted(yaml.safe_load((REPO / "grading_config.yaml").read_text())["parts"])
+HEADROOM_MB = 540  # 768 MB less 30%
+
+
+def _full_marks(sim) -> bool:
+    return sim.max_score > 0 and math.isclose(sim.score, sim.max_score)
+
+
+def _failed(sim) -> list[str]:
+    return [f"{t['name']}: {t['output'][:300]}" for t in sim.results["tests"]
+            if t["status"] == "failed"]
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_reference_full_marks_at_gradescope_limits(part, gradescope_sim, tmp_path):
+    sim = simulate_upload(make_root(tmp_path), part, reference_upload(tmp_path, part), tmp_path,
+                          memory_mb=768, cpus=0.5)
+    assert _full_marks(sim), _failed(sim)
+    assert sim.oom_kills == 0 and sim.returncode == 0 and sim.leftover_processes == 0, sim.log[-2000:]
+    print(f"{part}: {sim.wall_s:.1f} s, peak {sim.peak_memory_mb:.0f} MB")
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_reference_full_marks_with_30_percent_memory_headroom(part, gradescope_sim, tmp_path):
+    sim = simulate_upload(make_root(tmp_path), part, reference_upload(tmp_path, part), tmp_path,
+                          memory_mb=HEADROOM_MB, cpus=0.5)
+    assert _full_marks(sim), _failed(sim)
+    assert sim.oom_kills == 0, f"the OOM killer ran {sim.oom_kills} time(s) at {HEADROOM_MB} MB"
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_untouched_stubs_score_zero_everywhere(part, gradescope_sim, tmp_path):
+    sim = simulate_upload(make_root(tmp_path), part, stub_upload(tmp_path, part), tmp_path,
+                          memory_mb=768, cpus=0.5)
+    assert sim.max_score > 0 and sim.score == 0, [t["name"] for t in sim.results["tests"]
+                                                  if t["score"] > 0]
+    assert sim.oom_kills == 0
+    grader_faults = [m for m in _failed(sim) if "course staff" in m]
+    assert not grader_faults, grader_faults
+
+
+ESCAPES = r'''
+import glob, os, signal, sys
+_reached = []
+def _try(label, fn):
+    try:
+        fn()
+        _reached.append(label)
+    except OSError:
+        pass
+if os.getuid() == 0 or os.geteuid() == 0:
+    _reached.append("runs as root")
+for path in glob.glob("/tmp/hw12-sim-*/autograder/source/files/autograder/tests/diffusion/hidden/*.py"):
+    _try("read a hidden test", lambda: open(path).read())
+for path in glob.glob("/tmp/hw12-sim-*/autograder/results"):
+    _try("wrote results", lambda: open(os.path.join(path, "results.json"), "w").write("{}"))
+_worker = os.path.abspath(sys.argv[0])
+_try("rewrote the worker", lambda: open(_worker, "a").write("\n"))
+_private = os.path.join(os.path.dirname(os.path.dirname(_worker)), "private")
+_try("listed the runner's files", lambda: os.listdir(_private))
+_try("read the job", lambda: open(os.path.join(_private, "job.json")).read())
+_try("wrote into its package", lambda: open(os.path.join(os.path.dirname(__file__), "x.py"), "w"))
+_try("signalled the runner", lambda: os.kill(os.getppid(), signal.SIGKILL))
+if not os.access(os.getcwd(), os.W_OK):
+    _reached.append("has no writable working folder")
+_reference_survival_prob = survival_prob
+def survival_prob(t, delta):
+    if _reached:
+        raise RuntimeError("sandbox escaped: " + repr(_reached))
+    return _reference_survival_prob(t, delta)
+'''
+
+
+def test_student_process_is_confined_to_its_own_folder(gradescope_sim, tmp_path):
+    """Student code runs as the sandbox user: it cannot read the tests, write the results, change the
+    worker or its own package, read the runner's files or signal the grader; it has a writable home."""
+    def edit(cfg):
+        cfg["parts"] = {"diffusion": cfg["parts"]["diffusion"]}
+        qs = cfg["parts"]["diffusion"]["questions"]
+        cfg["parts"]["diffusion"]["questions"] = {q: qs[q] for q in ("q1a", "q2a")}
+    upload = variant_upload(tmp_path, "binary_diffusion", ESCAPES)
+    sim = simulate_upload(make_root(tmp_path, edit), "diffusion", upload, tmp_path)
+    assert _full_marks(sim), _failed(sim)
