@@ -177,7 +177,8 @@ def run_job(job: dict) -> None:
                       for name in inspect.signature(tc.test_func).parameters}
             tc.test_func(**kwargs)
             emit(event="end", id=case["id"], status="passed", passed=True,
-                 seconds=time.monotonic() - t0, message=tc.success_message or "")
+                 seconds=time.monotonic() - t0 - sandbox.uncharged_s,
+                 message=tc.success_message or "")
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -186,7 +187,7 @@ def run_job(job: dict) -> None:
                                      "failure_message", None):
                 message = f"{tc_failure}\n{message}"
             emit(event="end", id=case["id"], status="failed", passed=False,
-                 seconds=time.monotonic() - t0, message=message)
+                 seconds=time.monotonic() - t0 - sandbox.uncharged_s, message=message)
     sandbox.close()
     events.close()
 

@@ -98,3 +98,51 @@ def test_student_process_is_confined_to_its_own_folder(gradescope_sim, tmp_path)
     upload = variant_upload(tmp_path, "binary_diffusion", ESCAPES)
     sim = simulate_upload(make_root(tmp_path, edit), "diffusion", upload, tmp_path)
     assert _full_marks(sim), _failed(sim)
+
+
+def _per_test_scores(sim) -> list[tuple[str, float]]:
+    return [(t["name"], t["score"]) for t in sim.results["tests"] if "max_score" in t]
+
+
+def test_grade_does_not_depend_on_load(gradescope_sim, tmp_path):
+    """The same submission graded on a quiet machine and on one oversubscribed by four busy loops
+    (on two cores, on top of the half-core quota) gets the same score on every test. The early-exit
+    part is the heaviest to grade; a mutant that fails some cases makes the comparison cover both
+    outcomes."""
+    import subprocess
+    import sys
+
+    from autograder.validate import load_variant
+
+    variant = load_variant(REPO / "tests" / "mutants" / "early_exit" / "per_batch_exit.py", "early_exit")
+    upload = reference_upload(tmp_path, "early_exit")
+    target = upload / "hw12" / "early_exit.py"
+    target.write_text(target.read_text() + "\n" + variant.code)
+    root = make_root(tmp_path)
+    quiet = simulate_upload(root, "early_exit", upload, tmp_path)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(4)]
+    try:
+        loaded = simulate_upload(root, "early_exit", upload, tmp_path)
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert 0 < quiet.score < quiet.max_score, "the mutant should fail some cases and pass others"
+    assert _per_test_scores(loaded) == _per_test_scores(quiet)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", PARTS)
+def test_python_313_grading_environment(part, gradescope_sim, tmp_path):
+    """Gradescope's Python (3.13) with the regular torch build from the registry (make venv-313);
+    that build carries CUDA, so the memory limit is lifted here."""
+    env = REPO / ".venv-313"
+    if not (env / "bin" / "python").exists():
+        pytest.fail(f"{env} is missing: make venv-313 creates it")
+    root = make_root(tmp_path)
+    ref = simulate_upload(root, part, reference_upload(tmp_path, part), tmp_path,
+                          memory_mb=None, cpus=0.5, python_env=env)
+    assert _full_marks(ref), _failed(ref)
+    stubs = simulate_upload(root, part, stub_upload(tmp_path, part), tmp_path,
+                            memory_mb=None, cpus=0.5, python_env=env)
+    assert stubs.score == 0 and stubs.max_score > 0

@@ -74,3 +74,16 @@ def test_run_autograder_writes_results_even_if_python_cannot_start(gradescope_si
     assert sim.results is not None, sim.results_error
     validate(sim.results)
     assert sim.results["score"] == 0 and "could not start" in sim.results["output"]
+
+
+def test_grading_environments_match_the_zip_requirements():
+    """The local grading environments (simulation) hold exactly what the zip installs."""
+    from autograder.zipgen import BASE_REQUIREMENTS
+
+    def pins(name):
+        lines = (REPO / name).read_text().splitlines()
+        return {ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")}
+    zip_pins = set(BASE_REQUIREMENTS)
+    assert pins("requirements-grading-313.txt") == zip_pins | {"torch==2.14.1"}
+    cpu = pins("requirements-grading-cpu.txt")  # + psutil for benchmarks/grading_budget.py
+    assert cpu - {"psutil==7.2.2", "torch==2.13.0"} == zip_pins

@@ -194,6 +194,7 @@ class Sandbox:
         self.proc: StudentProcess | None = None
         self.generation = 0
         self.deadline = float("inf")
+        self.uncharged_s = 0.0
         self.seed = 0
         self.imported: set[str] = set()
         self.broken: dict[str, str] = {}  # module -> why it cannot be imported
@@ -202,6 +203,7 @@ class Sandbox:
     def begin_test(self, seed: int, time_limit_s: float) -> None:
         self.seed = seed
         self.deadline = time.monotonic() + time_limit_s
+        self.uncharged_s = 0.0  # start-up and imports during this test: not the test's time
         if self.proc is not None and self.proc.alive():
             self._rpc(("seed", seed), "seeding")
 
@@ -219,6 +221,7 @@ class Sandbox:
             self.generation += 1
             self.imported = set()
             self.deadline += time.monotonic() - t0  # start-up is not the test's time
+            self.uncharged_s += time.monotonic() - t0
             self._rpc(("seed", self.seed), "seeding")
         return self.proc
 
@@ -255,9 +258,10 @@ class Sandbox:
             self.broken[name] = (f"importing hw12/{name}.py did not finish within "
                                  f"{self.opts.import_timeout_s:.0f} s (code at module level that "
                                  "never ends?)")
-            raise StudentTimeout(self.broken[name]) from None
+            raise StudentTimeout(self.broken[name]) from None  # a hung import is charged, once
         finally:
             self.deadline = saved + (time.monotonic() - t0)  # and does not count for the test
+        self.uncharged_s += time.monotonic() - t0
         self.imported.add(name)
 
     def module(self, name: str) -> "RemoteModule":
