@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .results import CaseResult, failure_results, question_scores, staff_view, write_results
+from .results import (CaseResult, failure_results, question_scores, reserve_results, staff_view,
+                      write_results)
 from .supervisor import (GradeOptions, Layout, UploadError, find_file, grade_part,
                          protect_from_oom_killer, safe_extract)
 
@@ -183,6 +184,9 @@ def cmd_gradescope(args) -> int:
     t0 = time.monotonic()
     out = Path(args.results)
     try:
+        reserve_results(out, failure_results(  # before anything else: the student cannot fill the disk
+            "The autograder did not finish grading (it was stopped, or the machine failed); your "
+            "code may not be at fault. Please tell the course staff.", 0.0))
         layout = Layout(REPO)
         cfg, cases = load_config(layout.config, layout.tests)
         os.umask(0o077)

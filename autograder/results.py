@@ -27,7 +27,10 @@ class CaseResult:
 
 
 def _clean(text: str) -> str:
-    text = "".join(ch for ch in str(text) if ch in "\n\t" or ch >= " ")
+    """Printable text that strict JSON parsers accept: no control characters, no lone surrogates
+    (replaced by U+FFFD), at most MAX_OUTPUT characters."""
+    text = str(text).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    text = "".join(ch for ch in text if ch in "\n\t" or ch >= " ")
     return text if len(text) <= MAX_OUTPUT else text[:MAX_OUTPUT] + "\n... (cut)"
 
 
@@ -134,13 +137,38 @@ def validate(data: dict) -> None:
     jsonschema.validate(data, json.loads(SCHEMA.read_text()))
 
 
+RESERVE_BYTES = 4 * 1024 * 1024  # disk space kept for the final results.json
+
+
 def write_results(data: dict, path: Path) -> None:
-    """Write atomically, so that a reader never sees half a file."""
+    """Write strict JSON (RFC 8259: no NaN, ASCII-escaped) atomically, so that a reader never sees
+    half a file; space reserved by :func:`reserve_results` is released first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, allow_nan=False, ensure_ascii=True) + "\n"
+    reserve = _reserve_path(path)
+    if reserve.exists():
+        reserve.unlink()
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _reserve_path(path: Path) -> Path:
+    return Path(path).with_name(Path(path).name + ".reserve")
+
+
+def reserve_results(path: Path, provisional: dict) -> None:
+    """Before any student code runs: write ``provisional`` results and set disk space aside, so
+    the final results.json can be written even if the student's code fills the disk."""
+    write_results(provisional, path)
+    with open(_reserve_path(path), "wb") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, RESERVE_BYTES)
+        except OSError:  # a filesystem without fallocate: write the bytes
+            f.write(b"\0" * RESERVE_BYTES)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def failure_results(message: str, seconds: float = 0.0) -> dict:

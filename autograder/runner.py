@@ -154,6 +154,7 @@ def run_job(job: dict) -> None:
         events.write(json.dumps(record) + "\n")
 
     for case in job["cases"]:
+        sandbox.sweep()  # processes the student's code left behind in the last test
         emit(event="start", id=case["id"])
         t0 = time.monotonic()
         if case["tier"] == "gpu" and device != "cuda" and not job.get("cpu_fallback"):

@@ -221,67 +221,94 @@ def _copy_submission(submission: Path, dest: Path) -> None:
 def simulate(part: str, submission: Path, zip_path: Path, *, memory_mb: int | None =
              GRADESCOPE_MEMORY_MB, cpus: float | None = GRADESCOPE_CPUS,
              python_env: Path | None = None, timeout_s: float = 600.0,
-             keep: Path | None = None) -> SimulationResult:
+             keep: Path | None = None, disk_mb: int | None = None) -> SimulationResult:
     """Run ``zip_path``'s run_autograder on ``submission`` as Gradescope would; see the module doc.
 
     ``memory_mb``/``cpus`` of None or 0 lift that limit. ``keep``: copy the /autograder folder there.
+    ``disk_mb``: put /autograder and the grader's scratch (TMPDIR) on one small filesystem of that
+    size (a tmpfs), as on a Gradescope machine whose disk is nearly full.
     """
     check_can_simulate()
     env_dir = Path(python_env or default_python_env()).absolute()
     if not (env_dir / "bin" / "python").exists():
         raise SimulationUnavailable(f"no Python environment at {env_dir} (make venv-cpu creates it)")
     with tempfile.TemporaryDirectory(prefix="hw12-sim-") as tmp:
-        ag = Path(tmp) / "autograder"
-        for sub in ("source", "submission", "results"):
-            (ag / sub).mkdir(parents=True)
-        for d in (Path(tmp), ag):  # open like /autograder: only setup_local.sh locks source/ away
-            os.chmod(d, 0o755)
-        with zipfile.ZipFile(zip_path) as zf:
-            zf.extractall(ag / "source")
-        _copy_submission(Path(submission), ag / "submission")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HW12_", "PYTHON"))}
-        env.update(AUTOGRADER_ROOT=str(ag), PATH=f"{env_dir / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}")
-        setup = subprocess.run(["bash", str(ag / "source" / "setup_local.sh")], env=env,
-                               capture_output=True, text=True, timeout=120)
-        if setup.returncode != 0:
-            raise SimulationUnavailable(f"setup_local.sh failed:\n{setup.stdout}{setup.stderr}")
-        group = Cgroup(memory_mb, cpus)
-        procs_files = group.procs_files()
-
-        def enter_cgroup():  # in the child, before exec: everything it starts is inside
-            for path in procs_files:
-                with open(path, "w") as f:
-                    f.write(str(os.getpid()))
-
+        if disk_mb:
+            _mount_tmpfs(Path(tmp), disk_mb)
         try:
-            t0 = time.monotonic()
-            proc = subprocess.Popen(["bash", str(ag / "source" / "run_autograder")], env=env,
-                                    cwd=str(ag), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    preexec_fn=enter_cgroup)
-            try:
-                out, _ = proc.communicate(timeout=timeout_s)
-                returncode = proc.returncode
-            except subprocess.TimeoutExpired:
-                group.kill_all()
-                out, _ = proc.communicate()
-                returncode = None
-            wall = time.monotonic() - t0
-            leftover = group.kill_all()
-            peak, ooms = group.peak_bytes(), group.oom_kills()
+            return _simulate_in(Path(tmp), part, submission, zip_path, memory_mb=memory_mb, cpus=cpus,
+                                env_dir=env_dir, timeout_s=timeout_s, keep=keep,
+                                scratch_tmp=bool(disk_mb))
         finally:
-            group.kill_all()
-            group.remove()
-        results_path = ag / "results" / "results.json"
-        results, error = None, ""
+            if disk_mb:
+                subprocess.run(["umount", "-l", tmp], capture_output=True)
+
+
+def _mount_tmpfs(path: Path, size_mb: int) -> None:
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=755", "tmpfs",
+                           str(path)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SimulationUnavailable(f"cannot mount a {size_mb} MB tmpfs: {proc.stderr.strip()}")
+
+
+def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memory_mb, cpus,
+                 env_dir: Path, timeout_s: float, keep: Path | None,
+                 scratch_tmp: bool) -> SimulationResult:
+    ag = Path(tmp) / "autograder"
+    for sub in ("source", "submission", "results"):
+        (ag / sub).mkdir(parents=True)
+    for d in (Path(tmp), ag):  # open like /autograder: only setup_local.sh locks source/ away
+        os.chmod(d, 0o755)
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(ag / "source")
+    _copy_submission(Path(submission), ag / "submission")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HW12_", "PYTHON"))}
+    env.update(AUTOGRADER_ROOT=str(ag), PATH=f"{env_dir / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}")
+    if scratch_tmp:  # the grader's scratch folder on the same (small) filesystem
+        (Path(tmp) / "scratch").mkdir(mode=0o1777)
+        os.chmod(Path(tmp) / "scratch", 0o1777)
+        env["TMPDIR"] = str(Path(tmp) / "scratch")
+    setup = subprocess.run(["bash", str(ag / "source" / "setup_local.sh")], env=env,
+                           capture_output=True, text=True, timeout=120)
+    if setup.returncode != 0:
+        raise SimulationUnavailable(f"setup_local.sh failed:\n{setup.stdout}{setup.stderr}")
+    group = Cgroup(memory_mb, cpus)
+    procs_files = group.procs_files()
+
+    def enter_cgroup():  # in the child, before exec: everything it starts is inside
+        for path in procs_files:
+            with open(path, "w") as f:
+                f.write(str(os.getpid()))
+
+    try:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(["bash", str(ag / "source" / "run_autograder")], env=env,
+                                cwd=str(ag), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=enter_cgroup)
         try:
-            results = strict_json(results_path.read_bytes())
-        except FileNotFoundError:
-            error = "results.json was not written"
-        except (ValueError, UnicodeDecodeError) as e:
-            error = f"results.json is not strict JSON: {e}"
-        if keep is not None:
-            shutil.copytree(ag, keep, symlinks=True, dirs_exist_ok=True)
+            out, _ = proc.communicate(timeout=timeout_s)
+            returncode = proc.returncode
+        except subprocess.TimeoutExpired:
+            group.kill_all()
+            out, _ = proc.communicate()
+            returncode = None
+        wall = time.monotonic() - t0
+        leftover = group.kill_all()
+        peak, ooms = group.peak_bytes(), group.oom_kills()
+    finally:
+        group.kill_all()
+        group.remove()
+    results_path = ag / "results" / "results.json"
+    results, error = None, ""
+    try:
+        results = strict_json(results_path.read_bytes())
+    except FileNotFoundError:
+        error = "results.json was not written"
+    except (ValueError, UnicodeDecodeError) as e:
+        error = f"results.json is not strict JSON: {e}"
+    if keep is not None:
+        shutil.copytree(ag, keep, symlinks=True, dirs_exist_ok=True)
     return SimulationResult(
         part=part, results=results, results_error=error, wall_s=wall,
         peak_memory_mb=peak / 2**20 if peak >= 0 else float("nan"), oom_kills=ooms,

@@ -28,6 +28,7 @@ BACKSTOP_GRACE_S = 30.0  # on top of a case's limit + worker start-up: the sandb
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 MAX_UPLOAD_FILES = 5000
 MAX_FILE_BYTES = 32 * 1024 * 1024  # one submitted file
+BUDGET_BACKSTOP = 1.25  # the whole part stops at this multiple of its budget, whatever happens
 GRADER_OOM_SCORE_ADJ = -900  # the student's processes get +1000
 MAX_HELPER_MODULES = 50  # the student's own extra modules next to an API module
 SKIP_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
@@ -276,6 +277,16 @@ def _read_events(path: Path, offset: int) -> tuple[list[dict], int]:
     return events, offset + cut
 
 
+def question_shares(cases: list[Case], budget_s: float) -> dict[str, float]:
+    """Each question's share of the part's time budget, in proportion to its cases' time limits,
+    so that a slow or hanging function costs only the questions whose tests call it."""
+    weight: dict[str, float] = {}
+    for c in cases:
+        weight[c.question] = weight.get(c.question, 0.0) + c.time_limit_s
+    total = sum(weight.values()) or 1.0
+    return {q: budget_s * w / total for q, w in weight.items()}
+
+
 def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Path,
               missing: dict[str, str], opts: GradeOptions, budget_s: float,
               echo=None) -> dict[str, CaseResult]:
@@ -304,9 +315,22 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
                 finish(c.id, "skipped", "not run: validation stopped early", 0.0)
         return True
 
+    share = question_shares(cases, budget_s)
+    spent = {q: 0.0 for q in share}
+
+    def over_share() -> None:  # a question that used its share: its remaining cases are not run
+        for c in cases:
+            if c.id not in done and spent[c.question] >= share[c.question]:
+                finish(c.id, "failed", f"not run: question {c.question} used up its share of the "
+                       f"time budget ({share[c.question]:.0f} s) in earlier tests (look for a slow "
+                       "or hanging function above)", 0.0)
+
     while len(done) < len(cases):
+        over_share()
         pending = [c for c in cases if c.id not in done]
-        if time.monotonic() - t_start > budget_s:
+        if not pending:
+            break
+        if time.monotonic() - t_start > budget_s * BUDGET_BACKSTOP:
             for c in pending:
                 finish(c.id, "failed", "not run: the time budget of this part was used up by "
                        "earlier tests (look for a slow or hanging function above)", 0.0)
@@ -342,6 +366,8 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
                 if ev["event"] == "start":
                     current, started = ev["id"], time.monotonic()
                 elif ev["event"] == "end":
+                    if ev["id"] == current:
+                        spent[by_id[current].question] += time.monotonic() - started
                     finish(ev["id"], ev.get("status", "failed"), str(ev.get("message", "")),
                            float(ev.get("seconds", 0.0)))
                     current, progressed = None, True
@@ -355,11 +381,20 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
                         + cfg.defaults.import_timeout_s + BACKSTOP_GRACE_S) if current else 0
             if current and now - started > backstop:
                 _kill_group(proc)
+                spent[by_id[current].question] += now - started
                 finish(current, "failed", f"timed out: this test ran past its limit of "
                        f"{by_id[current].time_limit_s:.0f} s and was stopped", now - started)
                 progressed = True
                 break
-            if now - t_start > budget_s:
+            q = by_id[current].question if current else None
+            if q and spent[q] + (now - started) > share[q]:
+                _kill_group(proc)
+                spent[q] += now - started
+                finish(current, "failed", f"timed out: question {q} used up its share of the "
+                       f"time budget ({share[q]:.0f} s) and this test was stopped", now - started)
+                progressed = True
+                break
+            if now - t_start > budget_s * BUDGET_BACKSTOP:
                 _kill_group(proc)
                 break
             time.sleep(0.05)
@@ -382,6 +417,12 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
             for c in [c for c in cases if c.id not in done]:
                 finish(c.id, "failed", "the autograder could not run this test; please tell the "
                        f"course staff. Details:\n{tail}", 0.0)
+    if opts.sandbox_user and os.geteuid() == 0:  # nothing of the student's outlives the grading
+        from .sandbox.client import kill_user_processes, remove_user_files, sandbox_ids
+
+        uid = sandbox_ids(opts.sandbox_user)[0]
+        kill_user_processes(uid)
+        remove_user_files(uid, None)
     return done
 
 

@@ -46,6 +46,78 @@ class StudentCrashed(SandboxAbort):
     pass
 
 
+_STRAY_WRITE = ("{label}: your code's process sent the grader something that is not an answer "
+                "(does your code, or a process it started, write to the grader's pipe?); it was "
+                "stopped and restarted")
+NPROC_LIMIT = 512  # processes and threads of the sandbox user (a fork bomb stops there)
+
+
+def _user_pids(uid: int) -> list[int]:
+    """Processes whose real or effective user is ``uid`` (read from /proc)."""
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        real, effective = (int(v) for v in line.split()[1:3])
+                        if uid in (real, effective):
+                            pids.append(int(entry.name))
+                        break
+        except (OSError, ValueError):
+            continue
+    return pids
+
+
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may leave files
+
+
+def remove_user_files(uid: int, home: Path | None) -> None:
+    """Delete what the sandbox user left in its home and in the shared writable folders (top level,
+    links not followed), so that files written by one test cannot fill the disk for the next."""
+    import shutil
+
+    for root in ([str(home)] if home else []) + list(SHARED_WRITABLE):
+        try:
+            entries = list(os.scandir(root))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+                if root != str(home) and st.st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                continue
+
+
+def kill_user_processes(uid: int, keep: frozenset[int] = frozenset()) -> int:
+    """SIGKILL every process of the sandbox user but ``keep``, until none is left; return how many.
+
+    Finds double-forked daemons and processes that left the worker's session, which a process-group
+    kill misses. Only meaningful for a user that runs nothing but student code.
+    """
+    killed = 0
+    for _ in range(100):
+        pids = [p for p in _user_pids(uid) if p not in keep and p != os.getpid()]
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+    return killed
+
+
 @dataclass
 class SandboxOptions:
     package_root: Path
@@ -80,6 +152,7 @@ def _child_setup(file_size_limit: int, user: tuple[int, int] | None):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
         if user is not None:
             uid, gid = user
+            resource.setrlimit(resource.RLIMIT_NPROC, (NPROC_LIMIT, NPROC_LIMIT))
             os.setgroups([])
             os.setresgid(gid, gid, gid)
             os.setresuid(uid, uid, uid)
@@ -122,7 +195,8 @@ class StudentProcess:
         os.close(from_child_w)
         os.set_blocking(self.from_child, False)
         os.set_blocking(self.to_child, False)
-        self._read(deadline, "starting Python for your code")
+        self.next_id = 1
+        self._read(deadline, "starting Python for your code", expect_id=0)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -167,14 +241,23 @@ class StudentProcess:
             left -= len(chunk)
         return b"".join(chunks)
 
-    def _read(self, deadline: float, label: str):
+    def _read(self, deadline: float, label: str, expect_id: int):
         length = int.from_bytes(self._read_exact(8, deadline, label), "big")
         if length > P.MAX_FRAME:
             raise StudentCrashed(f"{label} returned {length} bytes, more than the grader accepts")
-        return P.loads(self._read_exact(length, deadline, label), trusted=False)
+        data = self._read_exact(length, deadline, label)
+        try:
+            reply_id, body = P.loads(data, trusted=False)
+        except Exception:  # noqa: BLE001 - anything undecodable is a protocol error
+            raise StudentCrashed(_STRAY_WRITE.format(label=label)) from None
+        if reply_id != expect_id or not isinstance(body, tuple) or not body:
+            raise StudentCrashed(_STRAY_WRITE.format(label=label))
+        return body
 
     def request(self, message: tuple, deadline: float, label: str):
-        view = memoryview(len(payload := P.dumps(message)).to_bytes(8, "big") + payload)
+        request_id, self.next_id = self.next_id, self.next_id + 1
+        payload = P.dumps((request_id, message))
+        view = memoryview(len(payload).to_bytes(8, "big") + payload)
         while view:
             self._wait(self.to_child, deadline, True, label)
             try:
@@ -183,7 +266,7 @@ class StudentProcess:
                 continue
             except BrokenPipeError:
                 raise StudentCrashed(f"your code's process had ended before {label}") from None
-        return self._read(deadline, label)
+        return self._read(deadline, label, expect_id=request_id)
 
 
 class Sandbox:
@@ -198,6 +281,8 @@ class Sandbox:
         self.seed = 0
         self.imported: set[str] = set()
         self.broken: dict[str, str] = {}  # module -> why it cannot be imported
+        self.stuck: dict[str, str] = {}  # function label -> how it hung or crashed (not called again)
+        self.uid = sandbox_ids(opts.user)[0] if sandbox_ids(opts.user) else None
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def begin_test(self, seed: int, time_limit_s: float) -> None:
@@ -211,6 +296,17 @@ class Sandbox:
         if self.proc is not None:
             self.proc.kill()
             self.proc = None
+        self.sweep()
+
+    def sweep(self) -> int:
+        """Kill the student's processes other than the live worker (left-overs of the last test)
+        and delete the files they wrote; return how many processes were killed."""
+        if self.uid is None:
+            return 0
+        alive = self.proc is not None and self.proc.alive()
+        killed = kill_user_processes(self.uid, frozenset([self.proc.proc.pid]) if alive else frozenset())
+        remove_user_files(self.uid, self.opts.home)
+        return killed
 
     def _ensure(self) -> StudentProcess:
         if self.proc is None or not self.proc.alive():
@@ -232,9 +328,10 @@ class Sandbox:
         except SandboxAbort:
             self.close()
             raise
-        except P.FrameTooLarge as e:
+        except Exception as e:  # noqa: BLE001 - any other failure of the exchange: out of step
             self.close()
-            raise StudentCrashed(str(e)) from None
+            raise StudentCrashed(f"{label}: the exchange with your code's process failed "
+                                 f"({type(e).__name__}); it was stopped and restarted") from None
         if status == "err":
             raise StudentRaised(label, *rest)
         return rest[0]
@@ -298,16 +395,21 @@ class Sandbox:
         return obj
 
     def call(self, ref, name, args, kwargs, label: str, grad_wrt=None):
+        if label in self.stuck:  # hung or crashed before: fail at once, with the same message
+            raise StudentCrashed(self.stuck[label])
         if ref[0] == "module":
             self.ensure_imported(ref[1])
         gens: list = []
         enc_args = self.encode_args(tuple(args), gens)
         enc_kwargs = self.encode_args(dict(kwargs), gens)
-        if grad_wrt is None:
-            reply = self._rpc(("call", ref, name, enc_args, enc_kwargs), f"{label}(...)")
-        else:
-            reply = self._rpc(("grad_of", ref, name, list(grad_wrt), enc_args, enc_kwargs),
-                              f"{label}(...)")
+        request = (("call", ref, name, enc_args, enc_kwargs) if grad_wrt is None else
+                   ("grad_of", ref, name, list(grad_wrt), enc_args, enc_kwargs))
+        try:
+            reply = self._rpc(request, f"{label}(...)")
+        except SandboxAbort as e:
+            self.stuck[label] = (f"{e} (in an earlier test; {label} is not called again, so that "
+                                 "it costs no other question's time)")
+            raise
         for g, state in zip(gens, reply["generators"]):
             if state is not None:
                 g.set_state(state)

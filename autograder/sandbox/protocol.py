@@ -8,6 +8,11 @@ Direction worker -> runner: the runner loads with ``torch.load(weights_only=True
 rebuilds tensors and plain Python data, so nothing the student returns can run code or override
 ``__eq__`` in the runner. Objects that are not plain data stay in the worker and travel as handles.
 Markers are tuples whose first element is one of the tags below.
+
+Every frame's payload is ``(request_id, body)``: the worker answers each request with its id (the
+start-up frame has id 0), so a reply that is not the answer to the request just sent (a stray
+write by the student's code or a child it forked into the inherited pipe) is detected, and the
+runner kills and restarts the worker instead of reading the pipe out of step.
 """
 from __future__ import annotations
 
@@ -25,6 +30,10 @@ _HEADER = struct.Struct(">Q")
 
 class FrameTooLarge(Exception):
     """The peer announced a frame above MAX_FRAME."""
+
+
+class ProtocolError(Exception):
+    """A frame that cannot be decoded, or that does not answer the request just sent."""
 
 
 def dumps(obj) -> bytes:

@@ -171,18 +171,18 @@ def main() -> None:
     import torch  # noqa: F401 - imported before any request, so request timing excludes it
 
     torch.set_num_threads(int(os.environ.get("HW12_WORKER_THREADS", "1")))
-    P.write_frame(fd_out, P.dumps(("ready", None)))
+    P.write_frame(fd_out, P.dumps((0, ("ready", None))))
     while True:
         try:
-            request = P.loads(P.read_frame(fd_in), trusted=True)
+            request_id, request = P.loads(P.read_frame(fd_in), trusted=True)
         except EOFError:
             return
         command, *args = request
         try:
             reply = ("ok", getattr(worker, f"cmd_{command}")(*args))
-            payload = P.dumps(reply)
+            payload = P.dumps((request_id, reply))
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
-            payload = P.dumps(worker.describe(exc))
+            payload = P.dumps((request_id, worker.describe(exc)))
         P.write_frame(fd_out, payload)
 
 
