@@ -264,6 +264,10 @@ def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memo
     _copy_submission(Path(submission), ag / "submission")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HW12_", "PYTHON"))}
     env.update(AUTOGRADER_ROOT=str(ag), PATH=f"{env_dir / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}")
+    # One sandbox user per run (on Gradescope one grading has the machine): the grader sweeps the
+    # user's processes and files after each test, which must not reach a run next to this one.
+    user = f"hw12s{uuid.uuid4().hex[:10]}"
+    env["HW12_SANDBOX_USER"] = user
     if scratch_tmp:  # the grader's scratch folder on the same (small) filesystem
         (Path(tmp) / "scratch").mkdir(mode=0o1777)
         os.chmod(Path(tmp) / "scratch", 0o1777)
@@ -299,6 +303,7 @@ def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memo
     finally:
         group.kill_all()
         group.remove()
+        subprocess.run(["userdel", user], capture_output=True)
     results_path = ag / "results" / "results.json"
     results, error = None, ""
     try:

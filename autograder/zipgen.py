@@ -34,7 +34,8 @@ BASE_REQUIREMENTS = ["numpy==2.4.6", "scipy==1.17.1", "hypothesis==6.170.15", "p
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Grades $AG/submission for one part; the grader itself guarantees $AG/results/results.json.
-# AG and HW12_SANDBOX_USER may be overridden to run this script outside Gradescope (tests do).
+# AG (AUTOGRADER_ROOT) and HW12_SANDBOX_USER may be overridden outside Gradescope: the simulation
+# gives every run its own sandbox user, so that runs side by side never touch each other.
 AG=${{AUTOGRADER_ROOT:-/autograder}}
 SANDBOX_USER=${{HW12_SANDBOX_USER-{user}}}
 if [ -x /root/miniforge3/bin/mamba ]; then
@@ -70,8 +71,9 @@ SETUP_LOCAL = """#!/usr/bin/env bash
 # `python -m autograder simulate` runs it in an /autograder-shaped folder (AUTOGRADER_ROOT).
 set -euo pipefail
 AG=${{AUTOGRADER_ROOT:-/autograder}}
+SANDBOX_USER=${{HW12_SANDBOX_USER:-{user}}}
 # Student code runs as an unprivileged user that cannot read the tests or write the results.
-id -u {user} >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin {user}
+id -u "$SANDBOX_USER" >/dev/null 2>&1 || useradd --no-create-home --shell /usr/sbin/nologin "$SANDBOX_USER"
 # The user's Python lives under /root (conda on Gradescope): let it through, not list it.
 chmod 711 /root
 chmod -R go-rwx "$AG/source"

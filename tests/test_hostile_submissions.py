@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 
 from autograder.results import validate, write_results
-from conftest import grade, question_scores, simulate_upload, variant_upload
+from conftest import (REPO, grade, make_root, only_questions, question_scores, simulate_upload,
+                      variant_upload)
 
 CASES = {
     "syntax_error": ("def broken(:\n    pass\n", "SyntaxError"),
@@ -59,6 +61,14 @@ CASES = {
     "wrong_shape": ("import torch\ndef survival_prob(t, delta):\n    return torch.zeros(3, 3)\n", ""),
     "wrong_dtype": ("import torch\ndef survival_prob(t, delta):\n"
                     "    return torch.as_tensor(t) * 0\n", ""),
+    "lone_surrogate_in_message": (  # results.json must stay strict JSON (valid UTF-8)
+        "def survival_prob(t, delta):\n    raise ValueError('bad \\ud800 delta \\udfff')\n",
+        "bad"),
+    "extra_frame_in_every_reply": (  # desynchronise the protocol: the worker is restarted
+        "def survival_prob(t, delta):\n    import os, sys\n"
+        "    fd = int(sys.argv[sys.argv.index('--fd-out') + 1])\n"
+        "    os.write(fd, (5).to_bytes(8, 'big') + b'hello')\n"
+        "    return (1 - 2 * delta) ** t\n", "not an answer"),
 }
 
 
@@ -110,3 +120,136 @@ def test_loose_files_and_nested_folders_are_found(fast_root, tmp_path):
         (upload / f"{m}.py").write_text((fast_root / "solutions" / "hw12" / f"{m}.py").read_text())
     results = grade(fast_root, "diffusion", tmp_path / "upload", questions={"q1a", "q2a"})
     assert all(math.isclose(*s) for s in question_scores(results).values())
+
+
+# ---- attacks that need more than appended code -----------------------------------------------------
+FORK_WRITER = """
+def survival_prob(t, delta):
+    import os, sys, time
+    fd = int(sys.argv[sys.argv.index("--fd-out") + 1])
+    if os.fork() == 0:  # a child that writes into the inherited reply pipe a second later
+        os.setsid()
+        time.sleep(1.0)
+        os.write(fd, (7).to_bytes(8, "big") + b"garbage")
+        time.sleep(60)
+        os._exit(0)
+    return (1 - 2 * delta) ** t
+"""
+
+DISK_FILLER = """
+def survival_prob(t, delta):
+    import os
+    if os.fork() == 0:  # a daemon that fills the disk, then stays
+        os.setsid()
+        if os.fork() == 0:
+            block, i = b"x" * (1 << 20), 0
+            while True:
+                try:
+                    with open(os.path.join(os.environ["HOME"], f"fill{i}"), "wb") as f:
+                        for _ in range(8):
+                            f.write(block)
+                    i += 1
+                except OSError:
+                    import time
+                    time.sleep(60)
+        os._exit(0)
+    return (1 - 2 * delta) ** t
+"""
+
+MEMORY_HOGS = """
+def survival_prob(t, delta):
+    import os, time
+    for _ in range(10):  # ten processes of 200 MB each: far past the 768 MB limit
+        if os.fork() == 0:
+            hog = bytearray(200 * 2**20)
+            for i in range(0, len(hog), 4096):
+                hog[i] = 1
+            time.sleep(60)
+            os._exit(0)
+    time.sleep(3)
+    return (1 - 2 * delta) ** t
+"""
+
+HANG = "def survival_prob(t, delta):\n    while True:\n        pass\n"
+
+
+def _q2a_full(results) -> None:
+    scores = question_scores(results)
+    failed = [t["output"][:300] for t in results["tests"] if t["tags"][0] == "q2a"
+              and t["status"] == "failed"]
+    assert math.isclose(*scores["q2a"]), f"q2a must keep full marks: {failed}"
+    assert not [t for t in results["tests"] if "course staff" in t["output"]], "no grader faults"
+
+
+@pytest.mark.gradescope
+@pytest.mark.parametrize("name", ["fork_writes_into_pipe_later", "disk_filling_daemon",
+                                  "memory_hogs_under_the_oom_killer"])
+def test_processes_left_behind_cost_nothing_elsewhere(name, gradescope_sim, fast_root_q1a_q2a,
+                                                      tmp_path):
+    code = {"fork_writes_into_pipe_later": FORK_WRITER, "disk_filling_daemon": DISK_FILLER,
+            "memory_hogs_under_the_oom_killer": MEMORY_HOGS}[name]
+    upload = variant_upload(tmp_path, "binary_diffusion", code)
+    sim = simulate_upload(fast_root_q1a_q2a, "diffusion", upload, tmp_path,
+                          disk_mb=96 if name == "disk_filling_daemon" else None)
+    _q2a_full(sim.results)
+    assert sim.leftover_processes == 0, "no process of the student's may outlive the grading"
+    if name == "memory_hogs_under_the_oom_killer":
+        assert sim.oom_kills > 0, "the hogs should have met the OOM killer (else no check)"
+
+
+@pytest.mark.gradescope
+def test_a_hanging_function_costs_only_its_own_question(gradescope_sim, tmp_path):
+    """Ordinary limits (30 s a case) and a budget that two hangs would use up: the hanging
+    function's question loses, the other keeps everything."""
+    def edit(cfg):
+        only_questions(cfg, "diffusion", {"q1a", "q2a"})
+        cfg["parts"]["diffusion"]["budget_s"] = 60
+    root = make_root(tmp_path, edit)
+    sim = simulate_upload(root, "diffusion", variant_upload(tmp_path, "binary_diffusion", HANG),
+                          tmp_path)
+    assert question_scores(sim.results)["q1a"][0] == 0
+    _q2a_full(sim.results)
+    slow = [t for t in sim.results["tests"] if t.get("extra_data", {}).get("seconds", 0) > 10]
+    assert len(slow) == 1, [(t["name"], t["extra_data"]["seconds"]) for t in slow]
+
+
+@pytest.mark.gradescope
+def test_symbolic_links_in_the_upload_are_refused(gradescope_sim, fast_root_q1a_q2a, tmp_path):
+    """A module linked to a hidden test file and read by another module, whose messages would leak
+    it: the link is refused with a message, and nothing of the test reaches the results."""
+    leak = tmp_path / "leak"
+    shutil.copytree(REPO / "solutions" / "hw12", leak / "hw12",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (leak / "hw12" / "binary_diffusion.py").unlink()
+    (leak / "hw12" / "binary_diffusion.py").symlink_to(
+        "../../source/files/autograder/tests/diffusion/hidden/q1a.py")
+    gd = leak / "hw12" / "gaussian_diffusion.py"
+    gd.write_text(gd.read_text() + """
+import os
+def alpha_bar(betas):
+    text = open(os.path.join(os.path.dirname(__file__), "binary_diffusion.py")).read()
+    raise ValueError(text[:2000])
+""")
+    sim = simulate_upload(fast_root_q1a_q2a, "diffusion", leak, tmp_path)
+    hidden = (REPO / "autograder" / "tests" / "diffusion" / "hidden" / "q1a.py").read_text()
+    marker = [ln for ln in hidden.splitlines() if ln.startswith("def ")][0]
+    everything = json.dumps(sim.results)
+    assert marker not in everything, "hidden test source leaked into results.json"
+    assert "symbolic link" in sim.results["output"]
+    assert question_scores(sim.results)["q1a"][0] == 0
+
+
+@pytest.mark.gradescope
+def test_linked_module_and_log_score_nothing(gradescope_sim, tmp_path):
+    """rlhf.py linked to the grader's own oracles and submission_log.json linked to a huge /proc
+    file: neither is read, the part scores zero, with a message, and quickly."""
+    def edit(cfg):
+        cfg["parts"] = {"rlhf": cfg["parts"]["rlhf"]}
+    root = make_root(tmp_path, edit)
+    up = tmp_path / "linked"
+    (up / "hw12").mkdir(parents=True)
+    (up / "hw12" / "rlhf.py").symlink_to("../../source/files/autograder/testlib/rlhf_oracles.py")
+    (up / "submission_log.json").symlink_to("/proc/self/pagemap")
+    sim = simulate_upload(root, "rlhf", up, tmp_path)
+    assert sim.score == 0 and sim.max_score > 0
+    assert sim.results["output"].count("symbolic link") == 2, sim.results["output"][:1000]
