@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -66,13 +69,37 @@ def load_bank(repo: Path, parts) -> list[Variant]:
     return bank
 
 
+# What the notebooks record about the module that ran them (hash and fingerprint), per log file.
+RECORD_SCRIPT = """
+import hashlib, importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+from hw12 import fingerprint  # given code
+module = importlib.import_module("hw12." + sys.argv[2])
+path = sys.argv[1] + "/" + sys.argv[3]
+log = json.load(open(path))
+with open(module.__file__, encoding="utf-8") as f:  # universal newlines, as the notebooks hash
+    digest = hashlib.sha256(f.read().encode("utf-8")).hexdigest()
+if sys.argv[2] == "rlhf":
+    log["code"].update(sha256=digest, fingerprint=fingerprint.rlhf_fingerprint(module))
+else:
+    log.update(module_sha256=digest, fingerprint=fingerprint.early_exit_fingerprint(module))
+json.dump(log, open(path, "w"), allow_nan=False)
+"""
+LOG_OF_MODULE = {"rlhf": "submission_log.json", "early_exit": "early_exit_answers.json"}
+
+
 def make_upload(repo: Path, variant: Variant | None, dest: Path) -> Path:
-    """The reference solutions with ``variant``'s code appended to its module."""
+    """The reference solutions with ``variant``'s code appended to its module. For an alternative
+    the module's log records its hash and fingerprint, as the notebook run with it would."""
     shutil.copytree(repo / "solutions", dest, ignore=shutil.ignore_patterns(
         "__pycache__", "derivations", "written", "*.ipynb"))
     if variant is not None:
         target = dest / "hw12" / f"{variant.module}.py"
         target.write_text(target.read_text() + "\n\n# ---- variant under test ----\n" + variant.code)
+        if variant.kind == "alternative" and variant.module in LOG_OF_MODULE:
+            subprocess.run([sys.executable, "-c", RECORD_SCRIPT, str(dest), variant.module,
+                            LOG_OF_MODULE[variant.module]], check=True, capture_output=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     return dest
 
 

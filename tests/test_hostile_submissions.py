@@ -253,3 +253,34 @@ def test_linked_module_and_log_score_nothing(gradescope_sim, tmp_path):
     sim = simulate_upload(root, "rlhf", up, tmp_path)
     assert sim.score == 0 and sim.max_score > 0
     assert sim.results["output"].count("symbolic link") == 2, sim.results["output"][:1000]
+
+
+@pytest.mark.gradescope
+@pytest.mark.parametrize("part, module, log, question", [
+    ("rlhf", "rlhf", "submission_log.json", "q4_log"),
+    ("early_exit", "early_exit", "early_exit_answers.json", "q3b_answers")])
+def test_a_copied_log_without_the_code_earns_nothing(part, module, log, question, gradescope_sim,
+                                                     tmp_path):
+    """The untouched stubs with someone else's log whose module hash was replaced by the stubs'
+    sha256 (anyone can compute it): the fingerprint, recomputed with the stubs, does not match."""
+    import hashlib
+
+    def edit(cfg):
+        cfg["parts"] = {part: cfg["parts"][part]}
+        qs = cfg["parts"][part]["questions"]
+        cfg["parts"][part]["questions"] = {question: qs[question]}
+    up = tmp_path / "copied"
+    (up / "hw12").mkdir(parents=True)
+    stub = (REPO / "assignment" / "hw12" / f"{module}.py").read_text()
+    (up / "hw12" / f"{module}.py").write_text(stub)
+    data = json.loads((REPO / "solutions" / log).read_text())
+    digest = hashlib.sha256(stub.encode("utf-8")).hexdigest()
+    if part == "rlhf":
+        data["code"]["sha256"] = digest
+    else:
+        data["module_sha256"] = digest
+    (up / log).write_text(json.dumps(data))
+    sim = simulate_upload(make_root(tmp_path, edit), part, up, tmp_path)
+    assert sim.score == 0 and sim.max_score > 0
+    msgs = [t["output"] for t in sim.results["tests"] if "max_score" in t]
+    assert all("earns nothing" in m for m in msgs), msgs[0][:500]

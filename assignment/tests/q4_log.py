@@ -8,7 +8,17 @@ points = None
 LOG = "submission_log.json"
 
 
-def _load(submission):
+def _load(submission, rlhf):
+    from hw12 import fingerprint
+
+    log = _read(submission)  # the log must come from the submitted code (hw12/fingerprint.py)
+    code = log.get("code") if isinstance(log, dict) else None
+    recorded = code.get("fingerprint") if isinstance(code, dict) else None
+    fingerprint.require_match(LOG, recorded, rlhf, "hw12/rlhf.py")
+    return log
+
+
+def _read(submission):
     import json
 
     if not submission.exists(LOG):
@@ -29,8 +39,8 @@ def _load(submission):
 
 
 @test_case(points=1, hidden=False)
-def test_log_present_and_complete(submission):
-    log = _load(submission)
+def test_log_present_and_complete(submission, rlhf):
+    log = _load(submission, rlhf)
     required = ["schema_version", "quick", "config", "sft", "reward_model", "rl", "hacking",
                 "final_evaluation", "samples", "code", "environment", "wall_time_s"]
     missing = [k for k in required if k not in log]
@@ -40,10 +50,10 @@ def test_log_present_and_complete(submission):
 
 
 @test_case(points=1, hidden=False)
-def test_code_hash_matches_submitted_module(submission):
+def test_code_hash_matches_submitted_module(submission, rlhf):
     import hashlib
 
-    log = _load(submission)
+    log = _load(submission, rlhf)
     code = log.get("code")
     assert isinstance(code, dict) and isinstance(code.get("sha256"), str), (
         f"{LOG} has no code.sha256 entry; write the log with the notebook's last cell.")

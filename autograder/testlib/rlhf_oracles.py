@@ -193,9 +193,11 @@ LOG_SCHEMA: Dict[str, Any] = {
                       "properties": {k: {"type": "string"}
                                      for k in ("article", "reference", "sft", "rl")}},
         },
-        "code": {"type": "object", "required": ["path", "sha256"],
+        "code": {"type": "object", "required": ["path", "sha256", "fingerprint"],
                  "properties": {"path": {"const": "hw12/rlhf.py"},
-                                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+                                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                "fingerprint": {"type": "array", "minItems": 1,
+                                                "items": {"type": "number"}}}},
         "environment": {"type": "object", "required": ["python", "torch", "device"],
                         "properties": {"python": {"type": "string"}, "torch": {"type": "string"},
                                        "device": {"type": "string"}}},

@@ -9,8 +9,10 @@ FILE = "early_exit_answers.json"
 
 
 @test_case(points=1, hidden=False)
-def test_answers_file_present_and_well_formed(submission):
+def test_answers_file_present_and_well_formed(submission, early_exit):
     import math
+
+    from hw12 import fingerprint
     assert submission.exists(FILE), (
         f"{FILE} is missing: run hw12_early_exit.ipynb to the end (its last cell writes the file "
         "next to the notebook) and submit it together with the notebook and hw12/")
@@ -35,11 +37,14 @@ def test_answers_file_present_and_well_formed(submission):
             f"{FILE}: {sec}.{k} = {obj[sec][k]} must be a fraction in [0, 1], not a percent")
     assert isinstance(obj.get("q3b_vi"), dict) and "min_threshold" in obj["q3b_vi"], (
         f"{FILE}: q3b_vi.min_threshold is missing (use null when no threshold beats the small net)")
+    fingerprint.require_match(FILE, obj.get("fingerprint"), early_exit, "hw12/early_exit.py")
 
 
 @test_case(points=1, hidden=False)
-def test_answers_come_from_the_submitted_module(submission):
+def test_answers_come_from_the_submitted_module(submission, early_exit):
     import hashlib
+
+    from hw12 import fingerprint
     assert submission.exists(FILE), f"{FILE} is missing (see the test above)"
     try:
         obj = submission.read_json(FILE)
@@ -54,3 +59,4 @@ def test_answers_come_from_the_submitted_module(submission):
         f"{FILE} was written by a different hw12/early_exit.py: it records sha256 {sha[:12]}..., "
         f"the submitted file has {digest[:12]}... . Re-run the notebook with the early_exit.py you "
         "submit (any edit after the run, even whitespace, changes the hash).")
+    fingerprint.require_match(FILE, obj.get("fingerprint"), early_exit, "hw12/early_exit.py")

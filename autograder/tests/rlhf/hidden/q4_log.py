@@ -8,7 +8,17 @@ points = None
 LOG = "submission_log.json"
 
 
-def _load(submission):
+def _load(submission, rlhf):
+    from hw12 import fingerprint
+
+    log = _read(submission)  # the log must come from the submitted code (hw12/fingerprint.py)
+    code = log.get("code") if isinstance(log, dict) else None
+    recorded = code.get("fingerprint") if isinstance(code, dict) else None
+    fingerprint.require_match(LOG, recorded, rlhf, "hw12/rlhf.py")
+    return log
+
+
+def _read(submission):
     import json
 
     if not submission.exists(LOG):
@@ -22,10 +32,10 @@ def _load(submission):
     return log
 
 
-def _valid(submission):
+def _valid(submission, rlhf):
     from autograder.testlib import rlhf_oracles as O
 
-    log = _load(submission)
+    log = _load(submission, rlhf)
     problem = O.schema_problem(log)
     if problem is not None:
         raise AssertionError(f"{LOG} does not follow hw12/rlhf_log_schema.json {problem}.")
@@ -33,15 +43,15 @@ def _valid(submission):
 
 
 @test_case(points=1, hidden=True)
-def test_schema(submission):
-    _valid(submission)
+def test_schema(submission, rlhf):
+    _valid(submission, rlhf)
 
 
 @test_case(points=1, hidden=True)
-def test_numbers_finite_and_consistent(submission):
+def test_numbers_finite_and_consistent(submission, rlhf):
     from autograder.testlib import rlhf_oracles as O
 
-    log = _valid(submission)
+    log = _valid(submission, rlhf)
     bad = O.non_finite_paths(log)
     assert not bad, (f"{LOG} holds NaN or infinite values at {bad[:5]}: a training stage "
                      "diverged. Check your losses (log_softmax, logsigmoid) and re-run.")
@@ -51,8 +61,8 @@ def test_numbers_finite_and_consistent(submission):
 
 
 @test_case(points=1, hidden=True)
-def test_rl_improved_true_quality(submission):
-    log = _valid(submission)
+def test_rl_improved_true_quality(submission, rlhf):
+    log = _valid(submission, rlhf)
     fe = log["final_evaluation"]
     acc = log["reward_model"]["test_accuracy"]
     assert acc > 0.55, (
