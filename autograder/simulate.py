@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -207,6 +208,15 @@ def default_python_env() -> Path:
     return REPO / ".venv-cpu"
 
 
+def _let_through(path: Path) -> None:
+    """Let every user pass through (not list) the folders above the grading environment, as
+    setup_local.sh does for /root where Gradescope's conda lives: the sandbox user runs its Python."""
+    for folder in [path, *path.parents]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
+
+
 def _copy_submission(submission: Path, dest: Path) -> None:
     if submission.is_dir():
         shutil.copytree(submission, dest, symlinks=True, dirs_exist_ok=True)
@@ -232,6 +242,7 @@ def simulate(part: str, submission: Path, zip_path: Path, *, memory_mb: int | No
     env_dir = Path(python_env or default_python_env()).absolute()
     if not (env_dir / "bin" / "python").exists():
         raise SimulationUnavailable(f"no Python environment at {env_dir} (make venv-cpu creates it)")
+    _let_through(env_dir)
     with tempfile.TemporaryDirectory(prefix="hw12-sim-") as tmp:
         if disk_mb:
             _mount_tmpfs(Path(tmp), disk_mb)
