@@ -148,7 +148,7 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         for label, problem in pool.map(lambda t: t[0](t[1]), tasks):
             lines.append(f"{'FAIL' if problem else 'ok  '} {label}" + (f": {problem}" if problem else ""))
-            if verbose:
+            if verbose or problem:  # --quiet still names what failed
                 print(lines[-1], flush=True)
             if problem:
                 problems.append(f"{label}: {problem}")
