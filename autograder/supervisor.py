@@ -278,13 +278,17 @@ def _read_events(path: Path, offset: int) -> tuple[list[dict], int]:
 
 
 def question_shares(cases: list[Case], budget_s: float) -> dict[str, float]:
-    """Each question's share of the part's time budget, in proportion to its cases' time limits,
-    so that a slow or hanging function costs only the questions whose tests call it."""
+    """Each question's share of the time budget, so that a slow or hanging function costs only the
+    questions whose tests call it. CPU-tier questions split the part's budget (Gradescope's) in
+    proportion to their cases' time limits; a GPU-tier question, graded on a staff box, has the sum
+    of its cases' limits to itself."""
     weight: dict[str, float] = {}
+    gpu: dict[str, float] = {}
     for c in cases:
-        weight[c.question] = weight.get(c.question, 0.0) + c.time_limit_s
+        into = gpu if c.tier == "gpu" else weight
+        into[c.question] = into.get(c.question, 0.0) + c.time_limit_s
     total = sum(weight.values()) or 1.0
-    return {q: budget_s * w / total for q, w in weight.items()}
+    return {**{q: budget_s * w / total for q, w in weight.items()}, **gpu}
 
 
 def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Path,
@@ -317,6 +321,8 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
 
     share = question_shares(cases, budget_s)
     spent = {q: 0.0 for q in share}
+    gpu_s = sum(c.time_limit_s for c in cases if c.tier == "gpu")
+    backstop_s = budget_s * BUDGET_BACKSTOP + gpu_s  # the whole part stops here, whatever happens
 
     def over_share() -> None:  # a question that used its share: its remaining cases are not run
         for c in cases:
@@ -330,7 +336,7 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
         pending = [c for c in cases if c.id not in done]
         if not pending:
             break
-        if time.monotonic() - t_start > budget_s * BUDGET_BACKSTOP:
+        if time.monotonic() - t_start > backstop_s:
             for c in pending:
                 finish(c.id, "failed", "not run: the time budget of this part was used up by "
                        "earlier tests (look for a slow or hanging function above)", 0.0)
@@ -394,7 +400,7 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
                        f"time budget ({share[q]:.0f} s) and this test was stopped", now - started)
                 progressed = True
                 break
-            if now - t_start > budget_s * BUDGET_BACKSTOP:
+            if now - t_start > backstop_s:
                 _kill_group(proc)
                 break
             time.sleep(0.05)

@@ -18,9 +18,10 @@ MARK = "# ---- code below"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-# the release's given code (hw12.fingerprint and the like) is importable, as in the grader's runner
-if str(ROOT / "assignment") not in sys.path:
-    sys.path.append(str(ROOT / "assignment"))
+# the given code (hw12.fingerprint and the like) is importable, as in the grader's runner; from
+# solutions/, the package the project's tests import everywhere (the given files are the same)
+if str(SOL) not in sys.path:
+    sys.path.append(str(SOL))
 
 
 def cases(part: str, question: str) -> list:
