@@ -93,10 +93,30 @@ def frac(num, den) -> sp.Expr:
     return sp.Mul(num, sp.Pow(den, -1, evaluate=False), evaluate=False)
 
 
+def shown_frac(num, den, proven, claim: str, subs: Mapping | None = None) -> str:
+    """LaTeX ``\\frac{num}{den}`` after checking that ``num / den`` equals ``proven``.
+
+    For displays whose parts sympy would otherwise print as ``(...)^{-1}`` (unevaluated powers).
+    """
+    shown_as(sp.Mul(num, sp.Pow(den, -1, evaluate=False), evaluate=False), proven, claim, subs)
+    return rf"\frac{{{tex(num)}}}{{{tex(den)}}}"
+
+
 def sci(value, digits: int) -> str:
     """Format a positive number as LaTeX scientific notation with ``digits`` significant digits."""
     mantissa, exponent = f"{float(value):.{digits - 1}e}".split("e")
     return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
+_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve")
+
+
+def number_word(n: int) -> str:
+    """A small whole number as an English word (for counts stated in prose)."""
+    if not 0 <= int(n) < len(_WORDS) or int(n) != n:
+        raise ValueError(f"no word for {n!r}")
+    return _WORDS[int(n)]
 
 
 def rationals(values: Iterable) -> list:
