@@ -11,7 +11,7 @@ makes
 
 PDFs are made without TeX: pandoc (from ``pypandoc-binary``) turns the Markdown into Typst markup,
 and the Typst compiler (the ``typst`` wheel) typesets it with the fonts embedded in the compiler only,
-a fixed document date and no creation timestamp, so the bytes depend on the sources alone.
+no document date and no creation timestamp, so the bytes depend on the sources alone.
 """
 from __future__ import annotations
 
@@ -116,18 +116,29 @@ def questions(markdown: str) -> list[Question]:
 
 
 # ---- Markdown -> Typst -----------------------------------------------------------------------
-# LaTeX that pandoc's Typst writer does not turn into Typst math (sizing commands become
-# ``#scale(...)[...]``, whose body is text, so ``\big\|`` came out as the word "parallel").
-_SIZED = re.compile(r"\\(?:big|Big|bigg|Bigg)[lrm]?\s*(\\[{}|]|\\\||[()\[\]|./]|\\[a-zA-Z]+)")
-MACROS = {
-    r"\,\big\|\,": r"\,\|\,",
-}
+# LaTeX that pandoc's Typst writer does not turn into Typst math: sizing commands become
+# ``#scale(...)[...]``, whose body is text (``\big\|`` came out as the word "parallel"). Paired
+# ``\bigl( ... \bigr)`` become ``\left( ... \right)`` (Typst sizes them to their content); any other
+# sized delimiter keeps its delimiter and loses the size.
+_DELIM = r"(\\[{}|]|\\\||[()\[\]|./]|\\[a-zA-Z]+)"
+_SIZED_LEFT = re.compile(r"\\(?:big|Big|bigg|Bigg)l\s*" + _DELIM)
+_SIZED_RIGHT = re.compile(r"\\(?:big|Big|bigg|Bigg)r\s*" + _DELIM)
+_SIZED = re.compile(r"\\(?:big|Big|bigg|Bigg)m?\s*" + _DELIM)
 
 
 def latex_for_pandoc(markdown: str) -> str:
-    """Rewrite the few LaTeX constructs whose Typst translation is not math."""
-    for old, new in MACROS.items():
-        markdown = markdown.replace(old, new)
+    """Rewrite the LaTeX constructs whose Typst translation is not math (see above)."""
+    def paired(text: str) -> str:
+        lefts, rights = len(_SIZED_LEFT.findall(text)), len(_SIZED_RIGHT.findall(text))
+        if lefts == rights:
+            text = _SIZED_LEFT.sub(lambda m: r"\left" + m.group(1), text)
+            text = _SIZED_RIGHT.sub(lambda m: r"\right" + m.group(1), text)
+        return text
+
+    # pair up within each formula ($...$ or $$...$$), never across formulas
+    markdown = re.sub(r"\$\$.+?\$\$|\$[^$]+\$", lambda m: paired(m.group(0)), markdown, flags=re.DOTALL)
+    markdown = _SIZED_LEFT.sub(lambda m: m.group(1), markdown)
+    markdown = _SIZED_RIGHT.sub(lambda m: m.group(1), markdown)
     return _SIZED.sub(lambda m: m.group(1), markdown)
 
 
@@ -177,6 +188,8 @@ def _preamble(title: str, running: str) -> str:
 #set math.cases(gap: 0.9em)
 #show math.cases: it => {{ show math.frac: f => math.display(f); it }}
 #show table: it => {{ show math.frac: f => math.display(f); it }}
+#show math.mat: it => {{ show math.frac: f => math.display(f); it }}
+#set math.mat(row-gap: 0.8em)
 #let horizontalrule = line(length: 100%, stroke: 0.5pt + luma(170))
 #set table(inset: 6pt, stroke: 0.4pt + luma(170))
 """

@@ -155,9 +155,10 @@ def test_math_symbols_render_as_math(built):
 
 def test_the_rewrite_catches_sized_delimiters():
     out = written.markdown_to_typst(r"$\mathrm{KL}(P \,\big\|\, Q) + \bigl(1 - x\bigr) + \Bigl[y\Bigr]$")
-    assert "#scale" not in out and "parallel" not in out.replace("parallel)", "")
-    bad = written.markdown_to_typst(r"$P \,\big\|\, Q$".replace(r"\big", r"\bigg"))
-    assert "#scale" not in bad
+    assert "#scale" not in out and "[parallel]" not in out
+    assert " parallel " in out, "the symbol stays a math symbol (Typst's parallel is ∥)"
+    assert "lr((1 - x))" in out.replace(" ", " ") or "(1 - x)" in out
+    assert "#scale" not in written.markdown_to_typst(r"$P \,\bigg\|\, Q + \Bigm| x$")
     # without the rewrite pandoc makes a text box of the symbol: the check above can fail
     import pypandoc
     raw = pypandoc.convert_text(r"$P \big\| Q$", "typst", format="markdown")
@@ -168,14 +169,14 @@ def test_pages_render_to_png(sources, built, tmp_path):
     """Every page of each document renders (what a reader sees); the PNGs are kept for a look."""
     for name, source in (("hw12_written.pdf", sources.handout),
                          ("hw12_answer_template.pdf", sources.template), ("hw12_key.pdf", sources.key)):
-        pngs = written.compile_typst(source, "png", ppi=40)
+        pngs = written.compile_typst(source, "png", ppi=50)
         assert len(pngs) == len(PdfReader(io.BytesIO(built[0][name])).pages)
         for n, png in enumerate(pngs, 1):
             (tmp_path / f"{Path(name).stem}-{n}.png").write_bytes(png)
             image = Image.open(io.BytesIO(png)).convert("L")
             assert image.size[0] < image.size[1], "portrait pages"
-            ink = sum(1 for v in image.getdata() if v < 128) / (image.size[0] * image.size[1])
-            assert 0.003 < ink < 0.5, f"{name} page {n} looks blank or black ({ink:.4f} ink)"
+            ink = sum(1 for v in image.getdata() if v < 200) / (image.size[0] * image.size[1])
+            assert 0.002 < ink < 0.5, f"{name} page {n} looks blank or black ({ink:.4f} ink)"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -214,7 +215,7 @@ def broken_display_math(text: str) -> list[str]:
 def test_display_math_survives_commonmark(markdown):
     for name, text in markdown.items():
         equations = DISPLAY.findall(text)
-        assert len(equations) >= (10 if name == "release" else 40), name
+        assert len(equations) >= (8 if name == "release" else 25), name
         assert not broken_display_math(text), f"{name}: {broken_display_math(text)}"
 
 

@@ -269,11 +269,6 @@ def verify() -> None:
     # (b)
     if eigenvalues() != sorted([sp.Integer(1), 1 - 2 * delta], key=sp.default_sort_key):
         raise AssertionError(f"1b: flip matrix eigenvalues are {eigenvalues()}, expected 1 and 1-2δ")
-    Mt = matrix_power_closed_form()
-    for row, x0 in enumerate(SIGNS):
-        for col, val in enumerate(SIGNS):
-            assert_identity(Mt[row, col], marginal(val, x0),
-                            f"1b: (M^t)[{x0},{val}] from the eigen-decomposition")
     for n in range(0, 9):
         for x0 in SIGNS:
             assert_identity(marginal_by_matrix_power(x0, n), marginal_plus(x0, n),
@@ -307,13 +302,6 @@ def verify() -> None:
                             f"1d: Bayes posterior equals helper formula (x = {x0}, y = {yv})")
             assert_identity(bayes, posterior_plus_closed(yv, x0),
                             f"1d: closed-form posterior (x = {x0}, y = {yv})")
-            for d in DELTAS[:5]:
-                for n in range(1, 7):
-                    got = posterior_by_enumeration(yv, x0, n, d)
-                    want = posterior_plus_closed(yv, x0, n).subs(delta, d)
-                    if sp.simplify(got - want) != 0:
-                        raise AssertionError(
-                            f"1d: enumeration disagrees at x={x0}, y={yv}, t={n}, δ={d}: {got} vs {want}")
     lhs, rhs = denominator_plus_plus()
     assert_identity(2 * ((1 - delta) * rho_of(1) + delta * (1 - rho_of(1))), lhs,
                     "1d: twice the helper's denominator (x = y = +1) is the key's left-hand side")
@@ -366,6 +354,22 @@ def verify() -> None:
             lim_post = limit_large_t(posterior_plus_closed(yv, x0))
             assert_identity(lim_post, flip_kernel(1, yv),
                             f"1e: large-t posterior target forgets x (x={x0}, y={yv})")
+
+    # the slower checks last: (b) by the eigen-decomposition, (d) by brute force on the chain
+    Mt = matrix_power_closed_form()
+    for row, x0 in enumerate(SIGNS):
+        for col, val in enumerate(SIGNS):
+            assert_identity(Mt[row, col], marginal(val, x0),
+                            f"1b: (M^t)[{x0},{val}] from the eigen-decomposition")
+    for x0 in SIGNS:
+        for yv in SIGNS:
+            for d in DELTAS[:5]:
+                for n in range(1, 7):
+                    got = posterior_by_enumeration(yv, x0, n, d)
+                    want = posterior_plus_closed(yv, x0, n).subs(delta, d)
+                    if sp.simplify(got - want) != 0:
+                        raise AssertionError(
+                            f"1d: enumeration disagrees at x={x0}, y={yv}, t={n}, δ={d}: {got} vs {want}")
 
 
 @lru_cache(maxsize=None)

@@ -246,10 +246,10 @@ CLAIMS = {
 
 
 def verify() -> None:
+    for _, check in sorted(CLAIMS.values(), key=lambda claim: claim[1] is check_policy_gradient):
+        check()
     check_softmax_policy()
     check_score_mean()
-    for _, check in CLAIMS.values():
-        check()
 
 
 @lru_cache(maxsize=None)
