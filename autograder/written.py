@@ -52,7 +52,8 @@ def render_written(root: Path):
         return None, None
     sys.path.insert(0, str(root / "solutions"))
     try:
-        from derivations import EXPERIMENT_KEYS, SWEEP_KEYS, experiment_values, key_values
+        from derivations import (EXPERIMENT_KEYS, RUN_KEYS, SWEEP_KEYS, experiment_values, handout_values,
+                                 key_values)
         from derivations.render import render
     finally:
         sys.path.remove(str(root / "solutions"))
@@ -62,8 +63,8 @@ def render_written(root: Path):
         experiments = experiment_values(json.loads(measured.read_text(encoding="utf-8")))
     else:
         experiments = {k: "(not yet measured: run benchmarks/early_exit_figures.py --record)"
-                       for k in EXPERIMENT_KEYS + SWEEP_KEYS}
-    values = {**key_values(), **experiments}
+                       for k in EXPERIMENT_KEYS + SWEEP_KEYS + RUN_KEYS}
+    values = {**key_values(), **handout_values(), **experiments}
     key = render(text, values, keep_solutions=True)
     return render(text, values, keep_solutions=False), KEY_BANNER + key
 

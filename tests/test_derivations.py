@@ -23,7 +23,8 @@ if str(ROOT) not in sys.path:
 
 from solutions import derivations  # noqa: E402
 from solutions.derivations import (  # noqa: E402
-    EXPERIMENT_KEYS, SWEEP_KEYS, experiment_values, key_values, q1_binary_diffusion as q1,
+    EXPERIMENT_KEYS, HANDOUT_RANGES, RUN_KEYS, SWEEP_KEYS, experiment_values, handout_values, key_values,
+    q1_binary_diffusion as q1,
     q2_gaussian_diffusion as q2, q3_early_exit as q3, q4_policy_gradient as q4, sweep_values, verify_all)
 from solutions.derivations._common import assert_identity  # noqa: E402
 from solutions.derivations.render import BEGIN, END, RenderError, blocks, placeholders, render  # noqa: E402
@@ -51,7 +52,7 @@ def recorded() -> dict:
 
 @pytest.fixture(scope="module")
 def all_values(values, recorded) -> dict:
-    return {**values, **experiment_values(recorded)}
+    return {**values, **handout_values(), **experiment_values(recorded)}
 
 
 def _solution_blocks(text: str) -> list[str]:
@@ -86,7 +87,7 @@ def test_key_values_are_well_formed_and_deterministic(values):
         assert "{{" not in value, f"{name}: value contains a placeholder"
         assert value.count("{") == value.count("}"), f"{name}: unbalanced braces in {value!r}"
     assert key_values() == values, "key_values() is not deterministic"
-    assert not set(values) & (set(EXPERIMENT_KEYS) | set(SWEEP_KEYS)), \
+    assert not set(values) & (set(EXPERIMENT_KEYS) | set(SWEEP_KEYS) | set(RUN_KEYS) | set(handout_values())), \
         "experiment names must not be derived values"
 
 
@@ -96,7 +97,9 @@ def test_experiment_values_format_and_missing(recorded):
     got = experiment_values(fake)
     assert got["q3b_baseline_accuracy"] == "40.0%"
     assert got["q3b_min_threshold"] == "0.40"
-    assert set(got) == set(EXPERIMENT_KEYS) | set(SWEEP_KEYS)
+    assert set(got) == set(EXPERIMENT_KEYS) | set(SWEEP_KEYS) | set(RUN_KEYS)
+    assert (got["q3b_run_train"], got["q3b_run_epochs"]) == (f"{recorded['_run']['overrides']['n_train']:,}",
+                                                            str(recorded["_run"]["overrides"]["epochs"]))
     with pytest.raises(KeyError, match="q3b_mac_ratio"):
         experiment_values({name: 0.4 for name in EXPERIMENT_KEYS if name != "q3b_mac_ratio"})
     with pytest.raises(KeyError, match="sweep"):
@@ -108,9 +111,9 @@ def test_experiment_values_format_and_missing(recorded):
 # ------------------------------------------------------------------------------------------------
 def test_every_placeholder_is_known(text, values):
     used = placeholders(text)
-    unknown = used - set(values) - set(EXPERIMENT_KEYS) - set(SWEEP_KEYS)
+    measured = set(EXPERIMENT_KEYS) | set(SWEEP_KEYS) | set(RUN_KEYS) | set(handout_values())
+    unknown = used - set(values) - measured
     assert not unknown, f"placeholders with no value: {sorted(unknown)}"
-    measured = set(EXPERIMENT_KEYS) | set(SWEEP_KEYS)
     assert measured <= used, f"experiment keys never used: {sorted(measured - used)}"
     assert set(values) <= used, f"derived values the key never shows: {sorted(set(values) - used)}"
     for is_solution, start, lines in blocks(text):
@@ -259,6 +262,12 @@ def test_key_corrections(text, all_values):
 # ------------------------------------------------------------------------------------------------
 # Q3(b)iv: the sweep's facts come from the recorded run and are computed, not typed
 # ------------------------------------------------------------------------------------------------
+def test_handout_ranges_are_the_handouts():
+    got = handout_values()
+    assert len(got) == len(HANDOUT_RANGES)
+    assert got["q3b_handout_baseline_accuracy"] == "55–65%" and got["q3b_handout_min_threshold"] == "0.39–0.41"
+
+
 def test_recorded_sweep_is_the_reference_runs(recorded):
     answers = json.loads(ANSWERS.read_text(encoding="utf-8"))
     assert recorded["sweep"]["thresholds"] == answers["sweep"]["thresholds"]

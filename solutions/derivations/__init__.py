@@ -60,7 +60,8 @@ SWEEP_KEYS = (
 # [0, 1]) as a percentage
 THRESHOLD_KEYS = frozenset({"q3b_threshold", "q3b_mac_spike_threshold", "q3b_min_threshold"})
 
-# what the 2023 handout expected from its CIFAR-10 GPU run (the offline dataset may differ)
+# what the 2023 handout expected from its CIFAR-10 GPU run (the offline dataset may differ); the key
+# shows them as {{key:q3b_handout_<name>}} (see handout_values)
 HANDOUT_RANGES = {
     "q3b_baseline_accuracy": "55-65%",
     "q3b_early_exit_accuracy": "46-56%",
@@ -70,8 +71,11 @@ HANDOUT_RANGES = {
     "q3b_mac_ratio": "50-60%",
     "q3b_small_accuracy": "45-55%",
     "q3b_min_threshold": "0.39-0.41",
-    "q3b_min_threshold_mac_ratio": "MACs 20-30% below the full model",
+    "q3b_min_threshold_mac_ratio": "20-30%",   # fewer MACs than the full model
 }
+
+# how the recorded reference run was made (from its "_run" entry), for the key's Q3(b) preamble
+RUN_KEYS = ("q3b_run_train", "q3b_run_val", "q3b_run_epochs", "q3b_run_device")
 
 
 def _modules():
@@ -85,7 +89,8 @@ def key_values() -> dict[str, str]:
         for name, value in module.key_values().items():
             if name in values:
                 raise ValueError(f"key name {name!r} defined twice (second time in {module.__name__})")
-            if name in EXPERIMENT_KEYS or name in SWEEP_KEYS:
+            if name in EXPERIMENT_KEYS or name in SWEEP_KEYS or name in RUN_KEYS or \
+                    name.startswith("q3b_handout_"):
                 raise ValueError(f"key name {name!r} is reserved for experiment results")
             values[name] = value
     return dict(values)
@@ -115,7 +120,25 @@ def experiment_values(results: Mapping[str, float]) -> dict[str, str]:
         value = float(results[name])
         out[name] = f"{value:.2f}" if name in THRESHOLD_KEYS else f"{100 * value:.1f}%"
     out.update(sweep_values(results))
+    out.update(run_values(results))
     return out
+
+
+def run_values(results: Mapping) -> dict[str, str]:
+    """The size of the recorded run (training and validation images, epochs, device), as text."""
+    if "_run" not in results:
+        raise KeyError("experiment results lack: _run")
+    run = results["_run"]
+    return {"q3b_run_train": f"{int(run['overrides']['n_train']):,}",
+            "q3b_run_val": f"{int(run['overrides']['n_val']):,}",
+            "q3b_run_epochs": f"{int(run['overrides']['epochs'])}",
+            "q3b_run_device": "a GPU" if str(run["device"]).startswith("cuda") else "a CPU"}
+
+
+def handout_values() -> dict[str, str]:
+    """The 2023 handout's expected CIFAR-10 ranges as text, named q3b_handout_<result>."""
+    return {"q3b_handout_" + name.removeprefix("q3b_"): value.replace("-", "–")
+            for name, value in HANDOUT_RANGES.items()}
 
 
 def sweep_values(results: Mapping) -> dict[str, str]:
@@ -153,5 +176,5 @@ def sweep_values(results: Mapping) -> dict[str, str]:
     }
 
 
-__all__ = ["EXPERIMENT_KEYS", "HANDOUT_RANGES", "QUESTION_MODULES", "SWEEP_KEYS", "experiment_values",
-           "key_values", "sweep_values", "verify_all"]
+__all__ = ["EXPERIMENT_KEYS", "HANDOUT_RANGES", "QUESTION_MODULES", "RUN_KEYS", "SWEEP_KEYS",
+           "experiment_values", "handout_values", "key_values", "run_values", "sweep_values", "verify_all"]
