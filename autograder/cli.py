@@ -15,6 +15,7 @@ from .results import (CaseResult, failure_results, question_scores, reserve_resu
                       write_results)
 from .supervisor import (GradeOptions, Layout, UploadError, find_file, grade_part,
                          protect_from_oom_killer, safe_extract)
+from .written import render_written, write_key, write_pdfs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,28 +28,6 @@ def _load(layout: Layout):
 
 
 # ---- build ----------------------------------------------------------------------------------------
-def render_written(root: Path):
-    """(student questions, answer key) from solutions/written, or (None, None) if absent."""
-    src = root / "solutions" / "written" / "hw12_written.md"
-    if not src.exists():
-        return None, None
-    sys.path.insert(0, str(root / "solutions"))
-    try:
-        from derivations import EXPERIMENT_KEYS, experiment_values, key_values
-        from derivations.render import render
-    finally:
-        sys.path.remove(str(root / "solutions"))
-    text = src.read_text()
-    measured = root / "solutions" / "written" / "q3b_reference_results.json"
-    if measured.exists():  # written by benchmarks/early_exit_figures.py --record
-        experiments = experiment_values(json.loads(measured.read_text()))
-    else:
-        experiments = {k: "(not yet measured: run benchmarks/early_exit_figures.py --record)"
-                       for k in EXPERIMENT_KEYS}
-    values = {**key_values(), **experiments}
-    return render(text, values, keep_solutions=False), render(text, values, keep_solutions=True)
-
-
 def cmd_build(args) -> int:
     import yaml
 
@@ -65,10 +44,10 @@ def cmd_build(args) -> int:
     files = build_release(REPO, layout.release, layout.tests, public, questions)
     print(f"assignment/: {len(files)} files")
     if key is not None:
-        key_path = REPO / "solutions" / "written" / "hw12_key.md"
-        if not key_path.exists() or key_path.read_text() != key:
-            key_path.write_text(key)
-        print("solutions/written/hw12_key.md: answer key")
+        print(f"{write_key(REPO, key).relative_to(REPO)}: answer key")
+    if questions is not None:
+        for pdf in write_pdfs(layout.release, REPO, questions, key):
+            print(f"{pdf.relative_to(REPO)}: {pdf.stat().st_size // 1024} KiB")
     if args.no_zips:
         return 0
     raw = yaml.safe_load(layout.config.read_text())

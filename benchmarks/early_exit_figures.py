@@ -66,6 +66,10 @@ def key_results(ans: dict) -> dict:
         "q3b_min_threshold": _or_nan(vi["min_threshold"]),
         "q3b_min_threshold_accuracy": _or_nan(vi["accuracy_at_min_threshold"]),
         "q3b_min_threshold_mac_ratio": _or_nan(vi["mac_ratio_at_min_threshold"]),
+        # the sweep and the MAC counts, from which the build derives the key's Q3(b)iv facts
+        "sweep": {"thresholds": ans["sweep"]["thresholds"], "mac_ratio": ans["sweep"]["mac_ratio"]},
+        "macs": {"baseline": ans["macs"]["baseline"],
+                 "early_exit_full": ans["macs"]["early_exit_cumulative"][-1]},
     }
 
 

@@ -4,10 +4,14 @@ Run: .venv/bin/python -m pytest tests/test_derivations.py -q
 """
 from __future__ import annotations
 
+import inspect
+import json
 import math
 import re
 import sys
 from pathlib import Path
+
+import mpmath
 
 import pytest
 import sympy as sp
@@ -19,12 +23,15 @@ if str(ROOT) not in sys.path:
 
 from solutions import derivations  # noqa: E402
 from solutions.derivations import (  # noqa: E402
-    EXPERIMENT_KEYS, experiment_values, key_values, q1_binary_diffusion as q1,
-    q2_gaussian_diffusion as q2, q3_early_exit as q3, q4_policy_gradient as q4, verify_all)
+    EXPERIMENT_KEYS, HANDOUT_RANGES, RUN_KEYS, SWEEP_KEYS, experiment_values, handout_values, key_values,
+    q1_binary_diffusion as q1,
+    q2_gaussian_diffusion as q2, q3_early_exit as q3, q4_policy_gradient as q4, sweep_values, verify_all)
 from solutions.derivations._common import assert_identity  # noqa: E402
 from solutions.derivations.render import BEGIN, END, RenderError, blocks, placeholders, render  # noqa: E402
 
 WRITTEN = ROOT / "solutions" / "written" / "hw12_written.md"
+RECORDED = ROOT / "solutions" / "written" / "q3b_reference_results.json"
+ANSWERS = ROOT / "solutions" / "early_exit_answers.json"
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -39,9 +46,13 @@ def values() -> dict:
 
 
 @pytest.fixture(scope="module")
-def all_values(values) -> dict:
-    fake = {name: 0.5 for name in EXPERIMENT_KEYS}
-    return {**values, **experiment_values(fake)}
+def recorded() -> dict:
+    return json.loads(RECORDED.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def all_values(values, recorded) -> dict:
+    return {**values, **handout_values(), **experiment_values(recorded)}
 
 
 def _solution_blocks(text: str) -> list[str]:
@@ -76,15 +87,23 @@ def test_key_values_are_well_formed_and_deterministic(values):
         assert "{{" not in value, f"{name}: value contains a placeholder"
         assert value.count("{") == value.count("}"), f"{name}: unbalanced braces in {value!r}"
     assert key_values() == values, "key_values() is not deterministic"
-    assert not set(values) & set(EXPERIMENT_KEYS), "experiment names must not be derived values"
+    assert not set(values) & (set(EXPERIMENT_KEYS) | set(SWEEP_KEYS) | set(RUN_KEYS) | set(handout_values())), \
+        "experiment names must not be derived values"
 
 
-def test_experiment_values_format_and_missing():
-    got = experiment_values({name: 0.4 for name in EXPERIMENT_KEYS})
+def test_experiment_values_format_and_missing(recorded):
+    fake = {**recorded, **{name: 0.4 for name in EXPERIMENT_KEYS},
+            "q3b_mac_spike_threshold": recorded["q3b_mac_spike_threshold"]}
+    got = experiment_values(fake)
     assert got["q3b_baseline_accuracy"] == "40.0%"
     assert got["q3b_min_threshold"] == "0.40"
+    assert set(got) == set(EXPERIMENT_KEYS) | set(SWEEP_KEYS) | set(RUN_KEYS)
+    assert (got["q3b_run_train"], got["q3b_run_epochs"]) == (f"{recorded['_run']['overrides']['n_train']:,}",
+                                                            str(recorded["_run"]["overrides"]["epochs"]))
     with pytest.raises(KeyError, match="q3b_mac_ratio"):
         experiment_values({name: 0.4 for name in EXPERIMENT_KEYS if name != "q3b_mac_ratio"})
+    with pytest.raises(KeyError, match="sweep"):
+        experiment_values({name: 0.4 for name in EXPERIMENT_KEYS})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -92,9 +111,11 @@ def test_experiment_values_format_and_missing():
 # ------------------------------------------------------------------------------------------------
 def test_every_placeholder_is_known(text, values):
     used = placeholders(text)
-    unknown = used - set(values) - set(EXPERIMENT_KEYS)
+    measured = set(EXPERIMENT_KEYS) | set(SWEEP_KEYS) | set(RUN_KEYS) | set(handout_values())
+    unknown = used - set(values) - measured
     assert not unknown, f"placeholders with no value: {sorted(unknown)}"
-    assert set(EXPERIMENT_KEYS) <= used, f"experiment keys never used: {sorted(set(EXPERIMENT_KEYS) - used)}"
+    assert measured <= used, f"experiment keys never used: {sorted(measured - used)}"
+    assert set(values) <= used, f"derived values the key never shows: {sorted(set(values) - used)}"
     for is_solution, start, lines in blocks(text):
         if not is_solution:
             assert "{{key:" not in "".join(lines), f"placeholder outside an answer block after line {start}"
@@ -102,9 +123,10 @@ def test_every_placeholder_is_known(text, values):
 
 def test_every_written_question_has_an_answer(text):
     labels = ["### Q1(a)", "### Q1(b)", "### Q1(c)", "### Q1(d)", "### Q1(e)", "### Q2(a)", "### Q2(b)",
-              "**i.** Compute", "**ii.** Compute", "**iii.** Compute", "**iv.** How does",
-              "**i.** What validation", "**ii.** What validation", "**iii.** How often", "**iv.** What is the MAC",
-              "**v.** What validation", "**vi.** Find", "### Q4(a)", "### Q4(b)"]
+              "**Q3(a) i.** Compute", "**Q3(a) ii.** Compute", "**Q3(a) iii.** Compute", "**Q3(a) iv.** How does",
+              "**Q3(b) i.** What validation", "**Q3(b) ii.** What validation", "**Q3(b) iii.** How often",
+              "**Q3(b) iv.** What is the MAC", "**Q3(b) v.** What validation", "**Q3(b) vi.** Find",
+              "### Q4(a)", "### Q4(b)"]
     for label in labels:
         assert label in text, f"question {label!r} missing"
         answer = _answer_to(text, label)
@@ -194,7 +216,15 @@ def test_q3a_numbers_match_scipy(values):
     assert float(q3.iii_prob()) == pytest.approx(norm.cdf(z), rel=1e-9)
     assert _latex_number(values["q3a_iii_prob"]) == pytest.approx(norm.cdf(z), rel=0.02)
     assert _latex_number(values["q3a_iii_prob_precise"]) == pytest.approx(norm.cdf(z), rel=1e-3)
-    assert norm.cdf(z) < q3.SEED_III_BOUND / 1e3, "the key should give the value, not the loose bound"
+    bound = float(q3.SEED_III_BOUND)
+    assert norm.cdf(z) < bound / 1e3, "the key should give the value, not the loose bound"
+    # how loose the handout's bound is, recomputed with scipy: the key's factor and its word
+    ratio = bound / norm.cdf(z)
+    assert _latex_number(values["q3a_iii_bound_ratio"]) == pytest.approx(ratio, rel=0.05)
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    assert values["q3a_iii_bound_orders"] == words[math.floor(math.log10(ratio))]
+    assert values["q3a_iii_sigmas"] == words[math.floor(abs(z))]
+    assert values["q3a_ii_sigmas"] == words[5]
     # i: the closed form against scipy at a few points
     for k in (1, 2, 5, 12):
         for m in (-0.3, 0.01, 1.7):
@@ -203,12 +233,186 @@ def test_q3a_numbers_match_scipy(values):
             assert got == pytest.approx(want, rel=1e-9)
 
 
-def test_q3a_speculation_answers_are_not_swapped(text):
-    ii = _answer_to(text, "**ii.** Compute")
-    iii = _answer_to(text, "**iii.** Compute")
+def test_q3a_speculation_answers_are_not_swapped(text, all_values):
+    ii = _answer_to(text, "**Q3(a) ii.** Compute")
+    iii = _answer_to(text, "**Q3(a) iii.** Compute")
     assert "{{key:q3a_ii_prob}}" in ii and "{{key:q3a_iii_prob}}" in iii
-    assert "five of its standard deviations" in ii and "40" not in ii
-    assert "After 40 terms" in iii and "five" not in iii
+    key_ii, key_iii = (render(block + "\n" + END + "\n", all_values, keep_solutions=True) for block in (ii, iii))
+    assert "five of its standard deviations" in key_ii and "40" not in key_ii
+    assert "After 40 terms" in key_iii and "five" not in key_iii
+
+
+def test_key_corrections(text, all_values):
+    """The corrections of the key (issue list): each is stated, and in the computed form."""
+    key = render(text, all_values, keep_solutions=True)
+    a = _answer_to(key, "### Q1(a)")
+    assert r"0 < \delta \le \tfrac12" in a and r"0 < \delta < 1" not in a
+    iii = _answer_to(key, "**Q3(a) iii.** Compute")
+    assert "three orders of magnitude" in iii and "four orders" not in key
+    b3 = _answer_to(key, "**Q3(b) iii.** How often")
+    assert "we infer" in b3 and "implies it used" not in b3
+    b4 = _answer_to(key, "**Q3(b) iv.** What is the MAC")
+    assert "spike" not in b4.lower()
+    assert "same early-exit model" in b4 and "not by the baseline ResNet's" in b4
+    assert "switches early exit off by construction" in b4
+    assert "between 0.10\nand 0.15" in b4 or "between 0.10 and 0.15" in " ".join(b4.split())
+    assert "from 0.371 to\n0.448" in b4 or "from 0.371 to 0.448" in " ".join(b4.split())
+
+
+# ------------------------------------------------------------------------------------------------
+# Q3(b)iv: the sweep's facts come from the recorded run and are computed, not typed
+# ------------------------------------------------------------------------------------------------
+def test_handout_ranges_are_the_handouts():
+    got = handout_values()
+    assert len(got) == len(HANDOUT_RANGES)
+    assert got["q3b_handout_baseline_accuracy"] == "55–65%" and got["q3b_handout_min_threshold"] == "0.39–0.41"
+
+
+def test_recorded_sweep_is_the_reference_runs(recorded):
+    answers = json.loads(ANSWERS.read_text(encoding="utf-8"))
+    assert recorded["sweep"]["thresholds"] == answers["sweep"]["thresholds"]
+    assert recorded["sweep"]["mac_ratio"] == answers["sweep"]["mac_ratio"]
+    assert recorded["macs"]["baseline"] == answers["macs"]["baseline"]
+    assert recorded["macs"]["early_exit_full"] == answers["macs"]["early_exit_cumulative"][-1]
+
+
+def test_largest_change_skips_the_end_points(recorded):
+    th, ratio = recorded["sweep"]["thresholds"], recorded["sweep"]["mac_ratio"]
+    changes = [(abs(ratio[j] - ratio[j - 1]), j) for j in range(1, len(th))]
+    top = max(changes)[1]
+    assert th[top] == 1.0, "over the whole sweep the largest step is the last one (early exit off)"
+    inner = max(c for c in changes if c[1] - 1 != 0 and c[1] != len(th) - 1)[1]
+    lo, hi, before, after = q3.largest_change(th, ratio, skip_end_points=True)
+    assert (lo, hi, before, after) == (th[inner - 1], th[inner], ratio[inner - 1], ratio[inner])
+    assert (lo, hi) == (0.1, 0.15)
+    got = sweep_values(recorded)
+    assert (got["q3b_inner_jump_lo"], got["q3b_inner_jump_hi"]) == ("0.10", "0.15")
+    assert (got["q3b_inner_jump_from"], got["q3b_inner_jump_to"]) == (f"{before:.3f}", f"{after:.3f}")
+    assert got["q3b_mac_ratio_at_top"] == "1.000"
+    assert q3.largest_change([0, .5, .6, 1], [.2, .3, .9, 1.], skip_end_points=False)[:2] == (.5, .6)
+    assert q3.largest_change([0, .5, .6, .8, 1], [.1, .3, .4, .45, 1.], skip_end_points=True)[:2] == (.5, .6)
+
+
+@pytest.mark.parametrize("change, claim", [
+    (lambda th, r: (th, r[:-1] + [0.99]), "not 1"),                       # someone left early at 1.0
+    (lambda th, r: (th, [r[0], r[1] * 1.01] + r[2:]), "not constant"),     # not flat up to 1/K
+    (lambda th, r: (th, r[:5] + [r[5] + 0.3] + r[6:]), "straddle"),        # biggest inner jump elsewhere
+    (lambda th, r: (th[::-1], r), "increase"),
+])
+def test_sweep_facts_refuse_a_run_that_contradicts_the_key(recorded, change, claim):
+    th, ratio = change(list(recorded["sweep"]["thresholds"]), list(recorded["sweep"]["mac_ratio"]))
+    with pytest.raises(q3.SweepError, match=claim):
+        q3.sweep_facts(th, ratio)
+
+
+# ------------------------------------------------------------------------------------------------
+# every check can fail: mutate each derived expression and see verify() or key_values() fail
+# ------------------------------------------------------------------------------------------------
+MODULES = {"q1": q1, "q2": q2, "q3": q3, "q4": q4}
+# functions that are not derived expressions: checks, operators, numerics, the Q3(b) data helpers
+# (tested on their own above), the toy policy's free parameterisation (any positive odds define a
+# valid policy), and erratum_counterexamples, a report for the tests built from seed_erratum_forms
+# (which is mutated)
+NOT_DERIVED = {"verify", "key_values", "assert_zero", "assert_zero_on_grid", "numeric", "sweep_facts",
+               "largest_change", "neighbour_changes", "step_odds", "erratum_counterexamples"}
+SCALE, SHIFT = sp.Rational(9, 7), sp.Rational(1, 11)
+
+
+def _leaf_mutants(value):
+    """Copies of ``value`` with exactly one leaf changed (one copy per leaf)."""
+    if isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            for m in _leaf_mutants(v):
+                yield type(value)(list(value[:i]) + [m] + list(value[i + 1:]))
+    elif isinstance(value, dict):
+        for key, v in value.items():
+            for m in _leaf_mutants(v):
+                yield {**value, key: m}
+    elif isinstance(value, sp.MatrixBase):
+        m = value.as_mutable()
+        m[0, 0] = m[0, 0] * SCALE + SHIFT
+        yield m
+    elif isinstance(value, mpmath.mpf):
+        yield value * mpmath.mpf(9) / 7
+    elif isinstance(value, str):
+        yield value + "_wrong"
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield value + 1
+    elif isinstance(value, sp.Basic):
+        yield -value if value in (sp.oo, -sp.oo) else value * SCALE + SHIFT
+    else:
+        raise TypeError(f"no mutation for {type(value).__name__}")
+
+
+def _errata_mutants(value):
+    """The handout's slips must be told apart from the right forms: make each one right."""
+    right = q2.correct_forms()
+    for name in value:
+        yield {**value, name: right[name]}
+
+
+SPECIAL = {("q2", "seed_erratum_forms"): _errata_mutants}
+
+
+def _derived(module) -> list[str]:
+    names = []
+    for name, obj in vars(module).items():
+        fn = getattr(obj, "__wrapped__", obj)
+        if (not name.startswith(("_", "check_")) and name not in NOT_DERIVED
+                and inspect.isfunction(fn) and fn.__module__ == module.__name__):
+            names.append(name)
+    return names
+
+
+def _clear_caches(module):
+    for obj in vars(module).values():
+        if hasattr(obj, "cache_clear"):
+            obj.cache_clear()
+
+
+DERIVED = [(tag, name) for tag, module in MODULES.items() for name in _derived(module)]
+
+
+def test_every_module_has_derived_expressions():
+    assert len(DERIVED) > 60
+    for tag in MODULES:
+        assert sum(t == tag for t, _ in DERIVED) >= 8, tag
+
+
+@pytest.mark.parametrize("tag, name", DERIVED, ids=[f"{t}.{n}" for t, n in DERIVED])
+def test_every_check_can_fail(monkeypatch, tag, name):
+    """Each derived expression, changed in any one of its parts, makes a check fail."""
+    module = MODULES[tag]
+    original = getattr(module, name)
+    mutate = SPECIAL.get((tag, name), _leaf_mutants)
+    index = 0
+    while True:
+        state = {"mutated": False}
+
+        def mutant(*args, _index=index, **kwargs):
+            value = original(*args, **kwargs)
+            for i, changed in enumerate(mutate(value)):
+                if i == _index:
+                    state["mutated"] = True
+                    return changed
+            return value
+
+        monkeypatch.setattr(module, name, mutant)
+        _clear_caches(module)
+        try:
+            module.verify()
+            module.key_values()
+        except AssertionError:
+            pass
+        else:
+            assert not state["mutated"], \
+                f"{tag}.{name}: changing part {index} of its value fails no check"
+            break
+        finally:
+            monkeypatch.setattr(module, name, original)
+            _clear_caches(module)
+        index += 1
+    assert index > 0, f"{tag}.{name} is never called by verify() or key_values()"
 
 
 def test_q1_key_uses_replacement_probability(values):
@@ -219,6 +423,12 @@ def test_q1_key_uses_replacement_probability(values):
     with pytest.raises(AssertionError):
         assert_identity(q1.posterior_plus_bayes(1, 1), q1.helper_posterior_plus(1, q1.marginal_plus(1, q1.t)),
                         "posterior with rho at step t")
+
+
+def test_q4_prose_claims_are_in_the_key(text, values):
+    for name in q4.CLAIMS:
+        assert "{{key:" + name + "}}" in text, f"the key never states {name}"
+        assert values[name] == q4.CLAIMS[name][0]
 
 
 def test_q4_checks_reject_a_wrong_score():

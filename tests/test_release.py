@@ -24,14 +24,15 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 def test_release_is_up_to_date(tmp_path):
     """Rebuilding into a fresh folder gives byte-identical files (run `python -m autograder build`)."""
-    from autograder.cli import render_written
     from autograder.config import load_config
     from autograder.release import build_release
+    from autograder.written import render_written, write_pdfs
 
     _, cases = load_config(REPO / "grading_config.yaml", REPO / "autograder" / "tests")
     public = sorted({c.file for cs in cases.values() for c in cs if c.visibility == "public"})
     written, _ = render_written(REPO)
     build_release(REPO, tmp_path / "a", REPO / "autograder" / "tests", public, written)
+    write_pdfs(tmp_path / "a", tmp_path, written, None)   # the handout and the answer template
     fresh, committed = _tree(tmp_path / "a"), _tree(RELEASE)
     assert sorted(fresh) == sorted(committed), "assignment/ has missing or extra files: rebuild it"
     stale = [name for name in fresh if fresh[name] != committed[name]]

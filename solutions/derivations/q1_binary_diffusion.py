@@ -8,6 +8,7 @@ per-step survival probability and the non-trivial eigenvalue of the flip matrix.
 """
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import sympy as sp
@@ -24,8 +25,8 @@ p = sp.Symbol("p")          # target probability of +1
 q = sp.Symbol("q", positive=True)  # model probability of +1, in (0, 1)
 r = 1 - 2 * delta           # survival probability per step
 
-# Exact sample points: delta in (0, 1/2) is the intended regime; (1/2, 1) also has |1 - 2 delta| < 1.
-DELTAS = rationals(["1/100", "1/10", "1/7", "1/3", "2/5", "3/5", "3/4", "9/10"])
+# Exact sample points: 2 delta is a probability, so 0 < delta <= 1/2 (delta = 1/2 is checked apart).
+DELTAS = rationals(["1/100", "1/10", "1/7", "1/3", "2/5", "9/20", "49/100"])
 SIGNS = (1, -1)
 
 
@@ -42,9 +43,26 @@ def not_replaced_prob(steps=T) -> sp.Expr:
     return (1 - 2 * delta) ** steps
 
 
-def not_replaced_prob_by_product(steps: int) -> sp.Expr:
-    """The same probability as an explicit product of ``steps`` independent factors."""
-    return sp.Mul(*[(1 - 2 * delta) for _ in range(steps)])
+def replacement_chain() -> sp.Matrix:
+    """One step of the replacement view on the states (never replaced, replaced at least once):
+    the replacement coin shows +1 w.p. 2 delta, and once replaced a pixel stays 'replaced'."""
+    return sp.Matrix([[1 - 2 * delta, 2 * delta], [0, 1]])
+
+
+def not_replaced_prob_by_chain(steps: int) -> sp.Expr:
+    """P(never replaced in ``steps`` steps), by running the two-state chain step by step."""
+    return (sp.Matrix([[1, 0]]) * replacement_chain() ** steps)[0, 0]
+
+
+def not_replaced_prob_by_enumeration(steps: int, delta_value) -> sp.Expr:
+    """P(never replaced) for a concrete delta by listing all 2^steps outcomes of the coins R_1..R_T."""
+    d = sp.Rational(delta_value)
+    total = sp.Integer(0)
+    for outcome in itertools.product((1, -1), repeat=steps):
+        weight = sp.Mul(*[2 * d if c == 1 else 1 - 2 * d for c in outcome])
+        if all(c == -1 for c in outcome):
+            total += weight
+    return total
 
 
 def limit_not_replaced(delta_value) -> sp.Expr:
@@ -204,11 +222,29 @@ def limit_large_t(expr: sp.Expr) -> sp.Expr:
     return sp.simplify(sp.limit(e, u, 0))
 
 
+z_act = sp.Symbol("z", real=True)
+
+
+def activations() -> dict:
+    """The three candidate nonlinearities of 1(c)."""
+    return {"sigmoid": 1 / (1 + sp.exp(-z_act)), "relu": sp.Max(0, z_act), "tanh": sp.tanh(z_act)}
+
+
 def activation_ranges() -> dict:
-    """(inf, sup) of each candidate activation in 1(c) over the real line."""
-    z = sp.Symbol("z", real=True)
-    acts = {"sigmoid": 1 / (1 + sp.exp(-z)), "relu": sp.Max(0, z), "tanh": sp.tanh(z)}
-    return {name: (sp.limit(f, z, -sp.oo), sp.limit(f, z, sp.oo)) for name, f in acts.items()}
+    """(inf, sup) of each candidate activation in 1(c) over the real line (all three are monotone)."""
+    return {name: (sp.limit(f, z_act, -sp.oo), sp.limit(f, z_act, sp.oo)) for name, f in activations().items()}
+
+
+def probability_activations() -> list:
+    """Names of the candidates whose every output is a probability, i.e. whose range lies in [0, 1]."""
+    return [name for name, (lo, hi) in activation_ranges().items() if lo >= 0 and hi <= 1]
+
+
+def denominator_plus_plus(steps=t) -> tuple:
+    """Q1(d), x = y = +1: the denominator of the helper formula after multiplying by 2, written as in
+    the key, (1 - delta)(1 + r^{t-1}) + delta (1 - r^{t-1}), and its collapsed form 1 + r^t."""
+    lhs = (1 - delta) * (1 + r ** (steps - 1)) + delta * (1 - r ** (steps - 1))
+    return lhs, 1 + r ** steps
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,8 +253,12 @@ def verify() -> None:
     assert_identity(flip_prob_of_replacement_view(), delta,
                     "1a: replace-by-fair-coin w.p. 2δ flips a pixel w.p. δ")
     for n in range(0, 9):
-        assert_identity(not_replaced_prob_by_product(n), not_replaced_prob(n),
-                        f"1a: product of {n} survival factors equals (1-2δ)^{n}")
+        assert_identity(not_replaced_prob_by_chain(n), not_replaced_prob(n),
+                        f"1a: {n} steps of the replaced/not-replaced chain give (1-2δ)^{n}")
+    for n in range(1, 7):
+        for d in DELTAS[:4]:
+            assert_identity(not_replaced_prob_by_enumeration(n, d), not_replaced_prob(n).subs(delta, d),
+                            f"1a: listing all coin outcomes gives (1-2δ)^{n} at δ = {d}")
     for d in DELTAS + [sp.Rational(1, 2)]:
         lim = limit_not_replaced(d)
         if lim != 0:
@@ -229,11 +269,6 @@ def verify() -> None:
     # (b)
     if eigenvalues() != sorted([sp.Integer(1), 1 - 2 * delta], key=sp.default_sort_key):
         raise AssertionError(f"1b: flip matrix eigenvalues are {eigenvalues()}, expected 1 and 1-2δ")
-    Mt = matrix_power_closed_form()
-    for row, x0 in enumerate(SIGNS):
-        for col, val in enumerate(SIGNS):
-            assert_identity(Mt[row, col], marginal(val, x0),
-                            f"1b: (M^t)[{x0},{val}] from the eigen-decomposition")
     for n in range(0, 9):
         for x0 in SIGNS:
             assert_identity(marginal_by_matrix_power(x0, n), marginal_plus(x0, n),
@@ -248,10 +283,16 @@ def verify() -> None:
 
     # (c)
     ranges = activation_ranges()
-    if ranges["sigmoid"] != (0, 1):
-        raise AssertionError(f"1c: sigmoid range {ranges['sigmoid']} is not (0, 1)")
-    if ranges["relu"][1] != sp.oo or ranges["tanh"][0] != -1:
-        raise AssertionError("1c: ReLU should be unbounded above and tanh should reach -1")
+    expected = {"sigmoid": (0, 1), "relu": (0, sp.oo), "tanh": (-1, 1)}
+    for name, want in expected.items():
+        if tuple(ranges[name]) != want:
+            raise AssertionError(f"1c: range of {name} is {ranges[name]}, expected {want}")
+    for name, f in activations().items():   # monotone, so the limits are the range's end points
+        slope = sp.diff(f, z_act)
+        if name != "relu" and not all(slope.subs(z_act, v) > 0 for v in (-5, -1, 0, 1, 5)):
+            raise AssertionError(f"1c: {name} should be increasing")
+    if probability_activations() != ["sigmoid"]:
+        raise AssertionError(f"1c: the activations with outputs in [0, 1] are {probability_activations()}")
 
     # (d)
     for x0 in SIGNS:
@@ -261,13 +302,10 @@ def verify() -> None:
                             f"1d: Bayes posterior equals helper formula (x = {x0}, y = {yv})")
             assert_identity(bayes, posterior_plus_closed(yv, x0),
                             f"1d: closed-form posterior (x = {x0}, y = {yv})")
-            for d in DELTAS[:5]:
-                for n in range(1, 7):
-                    got = posterior_by_enumeration(yv, x0, n, d)
-                    want = posterior_plus_closed(yv, x0, n).subs(delta, d)
-                    if sp.simplify(got - want) != 0:
-                        raise AssertionError(
-                            f"1d: enumeration disagrees at x={x0}, y={yv}, t={n}, δ={d}: {got} vs {want}")
+    lhs, rhs = denominator_plus_plus()
+    assert_identity(2 * ((1 - delta) * rho_of(1) + delta * (1 - rho_of(1))), lhs,
+                    "1d: twice the helper's denominator (x = y = +1) is the key's left-hand side")
+    assert_identity(lhs, rhs, "1d: (1-δ)(1 + r^{t-1}) + δ(1 - r^{t-1}) = 1 + r^t")
     for x0 in SIGNS:
         assert_identity(rho_of(x0), (1 - smoothing_epsilon()) * sp.Rational(1 + x0, 2)
                         + smoothing_epsilon() / 2, f"1d/e: rho is a smoothed label (x = {x0})")
@@ -317,6 +355,22 @@ def verify() -> None:
             assert_identity(lim_post, flip_kernel(1, yv),
                             f"1e: large-t posterior target forgets x (x={x0}, y={yv})")
 
+    # the slower checks last: (b) by the eigen-decomposition, (d) by brute force on the chain
+    Mt = matrix_power_closed_form()
+    for row, x0 in enumerate(SIGNS):
+        for col, val in enumerate(SIGNS):
+            assert_identity(Mt[row, col], marginal(val, x0),
+                            f"1b: (M^t)[{x0},{val}] from the eigen-decomposition")
+    for x0 in SIGNS:
+        for yv in SIGNS:
+            for d in DELTAS[:5]:
+                for n in range(1, 7):
+                    got = posterior_by_enumeration(yv, x0, n, d)
+                    want = posterior_plus_closed(yv, x0, n).subs(delta, d)
+                    if sp.simplify(got - want) != 0:
+                        raise AssertionError(
+                            f"1d: enumeration disagrees at x={x0}, y={yv}, t={n}, δ={d}: {got} vs {want}")
+
 
 @lru_cache(maxsize=None)
 def key_values() -> dict:
@@ -339,7 +393,8 @@ def key_values() -> dict:
         for j in range(2):
             assert_identity(Mt_display[i, j].doit(), Mt[i, j], "display of M^t")
     vals["q1b_matrix_power"] = tex(Mt_display)
-    vals["q1c_answer"] = r"\sigma(z) = \frac{1}{1 + e^{-z}}"
+    (choice,) = probability_activations()
+    vals["q1c_answer"] = tex(sp.Eq(sp.Function("sigma")(z_act), activations()[choice], evaluate=False))
     rng = activation_ranges()
     vals["q1c_sigmoid_range"] = rf"({tex(rng['sigmoid'][0])}, {tex(rng['sigmoid'][1])})"
     vals["q1c_relu_range"] = rf"[{tex(rng['relu'][0])}, {tex(rng['relu'][1])})"
@@ -364,6 +419,14 @@ def key_values() -> dict:
         den = add(1, sp.Pow(rr, t, evaluate=False)) if xv * yv == 1 else add(1, -sp.Pow(rr, t, evaluate=False))
         vals[f"q1d_post_x{xs}_y{ys}"] = shown_as(frac(mul(num_k, num_r), den),
                                                posterior_bayes_cached(yv, xv), f"1d x={xv} y={yv}")
+    rs = sp.Symbol("r")
+    r_subs = {rs: r}
+    vals["q1d_denominator_identity"] = (
+        shown_as(add(mul(add(1, -delta), add(1, sp.Pow(rs, tm1, evaluate=False))),
+                     mul(delta, add(1, -sp.Pow(rs, tm1, evaluate=False)))), denominator_plus_plus()[0],
+                 "1d denominator", r_subs)
+        + " = " + shown_as(add(1, sp.Pow(rs, t, evaluate=False)), denominator_plus_plus()[1],
+                           "1d collapsed denominator", r_subs))
     vals["q1e_kl_bernoulli"] = shown_as(
         add(mul(p, sp.log(frac(p, q), evaluate=False)),
             mul(add(1, -p), sp.log(frac(add(1, -p), add(1, -q)), evaluate=False))),

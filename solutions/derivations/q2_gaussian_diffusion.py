@@ -156,8 +156,6 @@ def verify() -> None:
         m, v, prod = unrolled_marginal(n)
         assert_identity(m, sp.sqrt(prod), f"2a: unrolled {n} steps, mean coefficient")
         assert_identity(v, 1 - prod, f"2a: unrolled {n} steps, variance")
-    integral, closed = one_step_marginal_by_integration()
-    assert_identity(integral, closed, "2a: integrating out x_{t-1} gives the closed-form marginal")
 
     # (b) completing the square
     A, B, C = complete_the_square()
@@ -173,6 +171,7 @@ def verify() -> None:
     # normalisers combine into 1/sqrt(2 pi var): the posterior is exactly this Gaussian
     assert_identity(posterior_exponent(), (x_prev - mean) ** 2 / var,
                     "2b: exponent equals (x_{t-1} - mean)^2 / variance with no leftover")
+    assert_identity(C, B ** 2 / A, "2b: completing the square leaves no constant (C = B^2 / A)")
     assert_identity(posterior_normaliser_ratio(), var, "2b: normalising constants match the variance")
     assert_identity(mean_in_terms_of_noise(), (x_t - beta / sp.sqrt(1 - abt) * eps) / sp.sqrt(alpha),
                     "2b: mean in noise form (x_t - beta_t eps / sqrt(1 - alphabar_t)) / sqrt(1 - beta_t)")
@@ -188,6 +187,10 @@ def verify() -> None:
     # the handout's slips really are wrong
     for name, seed in seed_erratum_forms().items():
         assert_differs(seed, forms[name], COUNTEREXAMPLE, f"2b erratum '{name}'")
+
+    # (a) once more, by integration (the slowest check, so it runs last)
+    integral, closed = one_step_marginal_by_integration()
+    assert_identity(integral, closed, "2a: integrating out x_{t-1} gives the closed-form marginal")
 
 
 def erratum_counterexamples() -> dict:
@@ -217,6 +220,10 @@ def key_values() -> dict:
     vals["q2a_two_step_mean"] = shown_as(sp.sqrt(mul(one_m_beta, add(1, -b_prev))), two_mean, "2a two-step mean",
                                          )
     vals["q2a_two_step_var"] = shown_as(add(1, -mul(one_m_beta, add(1, -b_prev))), two_var, "2a two-step var")
+    vals["q2a_two_step_var_sum"] = shown_as(add(mul(one_m_beta, b_prev), beta), two_var, "2a two-step var, sum")
+    step_mean, step_var = compose_steps(sp.sqrt(abp), 1 - abp, beta)
+    vals["q2a_step_mean"] = shown_as(mul(sp.sqrt(one_m_beta), sp.sqrt(abp)), step_mean, "2a induction step, mean")
+    vals["q2a_step_var"] = shown_as(add(mul(one_m_beta, one_m_abp), beta), step_var, "2a induction step, variance")
     vals["q2a_mean_coef"] = shown_as(sp.sqrt(abt_display), sqrt_abt, "2a mean", ABT_SUBS)
     vals["q2a_var"] = shown_as(one_m_abt, 1 - abt, "2a var", ABT_SUBS)
     vals["q2b_precision"] = shown_as(add(frac(one_m_beta, beta), frac(1, one_m_abp)), A, "2b precision")

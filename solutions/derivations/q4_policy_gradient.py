@@ -110,8 +110,9 @@ def policy_gradient_surrogate(x, y, r) -> sp.Expr:
 
 
 def cross_entropy(x, y) -> sp.Expr:
-    """Supervised sequence cross-entropy of a labelled pair (x, y): -sum_i log P(y_i | y_<i, x)."""
-    return -sum(sp.log(token_prob(y[i], x, y[:i])) for i in range(len(y)))
+    """Supervised sequence cross-entropy of a labelled pair (x, y): -log P(y | x), with P(y | x) the
+    probability of the whole sequence (the chain-rule product of sequence_prob)."""
+    return -sp.log(sequence_prob(x, y))
 
 
 # exact rational parameter values (u_k = exp(w_k)) for the checks of whole expectations
@@ -142,7 +143,7 @@ def assert_zero(expr, claim):
             raise AssertionError(f"{claim}: not identically zero: {sp.simplify(expr)}")
 
 
-def verify() -> None:
+def check_softmax_policy() -> None:
     pi = softmax_policy()
     J = expected_reward()
     for j in range(N_ACTIONS):
@@ -156,38 +157,99 @@ def verify() -> None:
             want = (1 if a == j else 0) - pi[j]
             assert_zero(softmax_score(a, j) - want, f"4a: d log softmax_{a + 1} / dtheta_{j + 1}")
 
+
+def check_log_derivative() -> None:
+    """grad P = P grad log P, for every sequence and parameter of the two-step policy."""
+    for x in SOURCES:
+        for y in SEQS:
+            P = sequence_prob(x, y)
+            for k in range(len(u)):
+                assert_zero(d_dw(P, k) - P * d_dw(sp.log(P), k),
+                            f"4a: grad P = P grad log P for x={x}, y={y}, w_{k}")
+
+
+def check_chain_rule() -> None:
+    """P(. | x) is a distribution and log P(y | x) = sum_i log P(y_i | y_<i, x)."""
     for x in SOURCES:
         assert_zero(sum(sequence_prob(x, y) for y in SEQS) - 1, f"4a: P(. | x = {x}) sums to 1")
         for y in SEQS:
-            # log of the chain-rule product is the sum of per-token log-probabilities
             assert_zero(sp.log(sequence_prob(x, y)) - sequence_log_prob_sum(x, y),
                         f"4a: log P(y|x) = sum_i log P(y_i|y_<i,x) for x={x}, y={y}")
-            for k in range(len(u)):
-                P = sequence_prob(x, y)
-                assert_zero(d_dw(P, k) - P * d_dw(sequence_log_prob_sum(x, y), k),
-                            f"4a: grad P = P grad log P for x={x}, y={y}, w_{k}")
             if sum(per_step_rewards(x, y)) != seq_reward[(x, y)]:
                 raise AssertionError("4a: the per-step rewards should sum to r(x, y)")
-            assert_identity(policy_gradient_surrogate(x, y, 1), cross_entropy(x, y),
-                            f"4b: with r = 1 the policy-gradient term is the cross-entropy (x={x}, y={y})")
+
+
+def check_policy_gradient() -> None:
+    """grad E[r] = E[r sum_i grad log P(y_i | y_<i, x)] over x ~ D, y ~ P(. | x), exactly."""
+    J_seq = sequence_objective()
+    for k in range(len(u)):
+        assert_zero_on_grid(d_dw(J_seq, k) - sequence_policy_gradient(k),
+                            f"4a: sequence policy gradient equals d/dw_{k} E[r] (exact enumeration)")
+
+
+def check_same_term() -> None:
+    """With r = 1 the per-example policy-gradient term is the supervised cross-entropy."""
+    for x in SOURCES:
+        for y in SEQS:
+            assert_zero(policy_gradient_surrogate(x, y, 1) - cross_entropy(x, y),
+                        f"4b: with r = 1 the policy-gradient term is the cross-entropy (x={x}, y={y})")
+
+
+def check_score_mean() -> None:
+    """E_y[grad log P(y | x)] = 0 for every source."""
+    for x in SOURCES:
         for k in range(len(u)):
             assert_zero(sum(sequence_prob(x, y) * d_dw(sequence_log_prob_sum(x, y), k) for y in SEQS),
                         f"4b: E_y[grad log P(y|x)] = 0 for x={x}, w_{k}")
-    # whole expectations over x ~ D and y ~ P(.|x), exactly at rational parameter values
-    J_seq = sequence_objective()
+
+
+def check_baseline() -> None:
+    """E[(r - b) grad log P] = E[r grad log P] for a baseline b that does not depend on y."""
+    for k in range(len(u)):
+        assert_zero_on_grid(sequence_policy_gradient(k, baseline=b) - sequence_policy_gradient(k),
+                            f"4b: baseline leaves the sequence policy gradient unchanged (w_{k})")
+
+
+def check_indicator() -> None:
+    """Reward 1[y = y*]: the policy gradient is P(y*|x) grad log P(y*|x), the scaled supervised one."""
     ystar = {-1: (0, 1), 1: (1, 1)}
     J_ind = sum(DATA[x] * sequence_prob(x, ystar[x]) for x in SOURCES)
     for k in range(len(u)):
-        pg = sequence_policy_gradient(k)
-        assert_zero_on_grid(d_dw(J_seq, k) - pg,
-                            f"4a: sequence policy gradient equals d/dw_{k} E[r] (exact enumeration)")
-        assert_zero_on_grid(sequence_policy_gradient(k, baseline=b) - pg,
-                            f"4b: baseline leaves the sequence policy gradient unchanged (w_{k})")
-        # indicator reward r = 1[y = y*]: policy gradient = P(y*|x) * (supervised gradient of log P(y*|x))
-        ind = sum(DATA[x] * sequence_prob(x, ystar[x]) * d_dw(sequence_log_prob_sum(x, ystar[x]), k)
-                  for x in SOURCES)
-        assert_zero_on_grid(d_dw(J_ind, k) - ind,
-                            f"4b: indicator reward gives P(y*|x)-weighted supervised gradient (w_{k})")
+        via_rewards = sum(DATA[x] * sequence_prob(x, y) * (1 if y == ystar[x] else 0)
+                          * d_dw(sequence_log_prob_sum(x, y), k) for x in SOURCES for y in SEQS)
+        scaled = sum(DATA[x] * sequence_prob(x, ystar[x]) * d_dw(sp.log(sequence_prob(x, ystar[x])), k)
+                     for x in SOURCES)
+        assert_zero_on_grid(d_dw(J_ind, k) - via_rewards,
+                            f"4b: indicator reward, policy gradient by enumeration (w_{k})")
+        assert_zero_on_grid(via_rewards - scaled,
+                            f"4b: indicator reward gives the P(y*|x)-weighted supervised gradient (w_{k})")
+
+
+# The general formulas the key states in its prose, each with the check that proves it on the
+# two-step policy (key_values runs the check before it hands the formula to the key).
+CLAIMS = {
+    "q4a_log_derivative": (r"\nabla_\theta \mathbf{P}_\theta = \mathbf{P}_\theta \nabla_\theta \log \mathbf{P}_\theta",
+                           check_log_derivative),
+    "q4a_chain_rule": (r"\log \mathbf{P}_\theta(\mathbf{y} \mid \mathbf{x}) = \sum_{i=1}^{n} \log "
+                       r"\mathbf{P}_\theta(y_i \mid y_1, \dots, y_{i-1}, \mathbf{x})", check_chain_rule),
+    "q4a_policy_gradient": (r"\nabla_\theta J(\theta) = \mathbb{E}_{\mathbf{x} \sim \mathcal{D},\ \mathbf{y} \sim "
+                            r"\mathbf{P}_\theta(\cdot \mid \mathbf{x})}\left[ r(\mathbf{x}, \mathbf{y})\, \sum_{i=1}^{n} "
+                            r"\nabla_\theta \log \mathbf{P}_\theta(y_i \mid y_1, \dots, y_{i-1}, \mathbf{x}) \right]",
+                            check_policy_gradient),
+    "q4b_same_term": (r"-1 \cdot \sum_{i=1}^{n} \log \mathbf{P}_\theta(y_i \mid y_1, \dots, y_{i-1}, \mathbf{x}) "
+                      r"= -\log \mathbf{P}_\theta(\mathbf{y} \mid \mathbf{x})", check_same_term),
+    "q4b_baseline": (r"\mathbb{E}[(r - b)\nabla_\theta \log \mathbf{P}_\theta] = \mathbb{E}[r \nabla_\theta \log "
+                     r"\mathbf{P}_\theta]", check_baseline),
+    "q4b_indicator": (r"\mathbf{P}_\theta(\mathbf{y}^\star \mid \mathbf{x})\, \nabla_\theta \log "
+                      r"\mathbf{P}_\theta(\mathbf{y}^\star \mid \mathbf{x})", check_indicator),
+}
+
+
+def verify() -> None:
+    for _, check in sorted(CLAIMS.values(), key=lambda claim: claim[1] is check_policy_gradient):
+        check()
+    check_softmax_policy()
+    check_score_mean()
 
 
 @lru_cache(maxsize=None)
@@ -201,7 +263,8 @@ def key_values() -> dict:
             want = general.doit().subs({a: av, j: jv}).subs(pi_j, pi[jv])
             assert_zero(softmax_score(av, jv) - want, "display of the softmax score")
     mean_score = sp.cancel(sp.together(sum(pi[av] * softmax_score(av, 0) for av in range(N_ACTIONS))))
-    return {
-        "q4a_softmax_score": tex(general),
-        "q4b_score_mean": tex(mean_score),
-    }
+    vals = {"q4a_softmax_score": tex(general), "q4b_score_mean": tex(mean_score)}
+    for name, (latex, check) in CLAIMS.items():
+        check()
+        vals[name] = latex
+    return vals
