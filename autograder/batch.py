@@ -410,9 +410,10 @@ class Pool:
                                          f"{self.timeout_s:.0f} s and was stopped", time.monotonic() - t0)
             else:
                 state = read_state(Path(self.spec["out"]), item["id"])
-                if self.stopping and (state is None or state.get("hash") != item["hash"]):
+                finished = state is not None and state.get("run") == self.spec["run"]
+                if not finished and self.stopping:  # interrupted: nothing is written, a rerun grades it
                     return {}
-                if proc.returncode != 0 or state is None or state.get("hash", "x") not in (item["hash"], None):
+                if not finished:
                     tail = out.decode(errors="replace")[-600:] if out else ""
                     state = write_unfinished(self.spec, item, "the grading process failed "
                                              f"(exit status {proc.returncode}): {tail}",
@@ -421,7 +422,10 @@ class Pool:
                 with self.lock:
                     self.live.pop(proc.pid, None)
             if self.on_done:
-                self.on_done(item, state)
+                try:
+                    self.on_done(item, state)
+                except Exception:  # noqa: BLE001 - a progress line never stops the batch
+                    pass
             return state
         finally:
             self.slots.put(slot)
@@ -528,7 +532,7 @@ def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOp
                 and all((out / sub.id / result_name(p, parts)).exists() for p in parts)):
             reused += 1
             continue
-        items.append({"id": sub.id, "path": str(sub.path.resolve()) if sub.path else None, "hash": h})
+        items.append({"id": sub.id, "path": os.path.abspath(sub.path) if sub.path else None, "hash": h})
     print(f"{len(subs)} submissions, part{'s' if len(parts) > 1 else ''} {', '.join(parts)}: "
           f"{len(items)} to grade, {reused} unchanged since the last run (--force regrades them)",
           flush=True)
@@ -631,7 +635,7 @@ def _run_submitit(layout, spec, items, opts: BatchOptions, timeout) -> None:
             print(f"job {job.job_id} failed: {str(e)[-500:]}", file=sys.stderr, flush=True)
     for item in items:  # whatever a failed or cancelled chunk left undone still gets a row
         state = read_state(Path(spec["out"]), item["id"])
-        if state is None or state.get("hash", "x") not in (item["hash"], None):
+        if state is None or state.get("run") != spec["run"]:
             write_unfinished(spec, item, "its cluster job ended before grading it", 0.0)
 
 
