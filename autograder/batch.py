@@ -70,7 +70,8 @@ class Submission:
 
 
 class _RubyTolerantLoader(yaml.SafeLoader):
-    """Gradescope's YAML is written by Ruby; tagged values (``!ruby/object:BigDecimal``) load as plain data."""
+    """Gradescope's YAML is written by Ruby: tagged values (``!ruby/object:BigDecimal``) load as
+    plain data."""
 
 
 def _any_tag(loader, _suffix, node):
@@ -147,7 +148,8 @@ def list_submissions(export: Path) -> tuple[list[Submission], list[str]]:
         seen[sub_id] = Submission(sub_id, p)
     for sub_id in meta:
         if sub_id not in seen:
-            seen[sub_id] = Submission(sub_id, None, notes=["listed in the metadata but not in the export"])
+            seen[sub_id] = Submission(sub_id, None,
+                                      notes=["listed in the metadata but not in the export"])
     for sub_id, sub in seen.items():
         info = meta.get(sub_id)
         if info is not None:
@@ -355,7 +357,7 @@ def read_state(out: Path, sub_id: str) -> dict | None:
 
 # ---- a pool of grading processes ----------------------------------------------------------------------
 def kill_tree(pid: int) -> None:
-    """Stop a grading process and everything it started (runners and workers run in their own sessions)."""
+    """Stop a grading process and everything it started (runners and workers, in their own sessions)."""
     import psutil
 
     try:
@@ -396,7 +398,8 @@ class Pool:
             item = dict(item, gpu=slot)
             t0 = time.monotonic()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "autograder.batch", "one", json.dumps(self.spec), json.dumps(item)],
+                [sys.executable, "-m", "autograder.batch", "one", json.dumps(self.spec),
+                 json.dumps(item)],
                 cwd=str(self.layout.root), env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             with self.lock:
@@ -406,8 +409,8 @@ class Pool:
             except subprocess.TimeoutExpired:
                 kill_tree(proc.pid)
                 proc.communicate()
-                state = write_unfinished(self.spec, item, f"grading did not finish within "
-                                         f"{self.timeout_s:.0f} s and was stopped", time.monotonic() - t0)
+                reason = f"grading did not finish within {self.timeout_s:.0f} s and was stopped"
+                state = write_unfinished(self.spec, item, reason, time.monotonic() - t0)
             else:
                 state = read_state(Path(self.spec["out"]), item["id"])
                 finished = state is not None and state.get("run") == self.spec["run"]
@@ -522,8 +525,8 @@ def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOp
     questions = set(opts.questions) if opts.questions else None
     fingerprint = grader_fingerprint(layout, cases, parts, opts.tier, opts.device, questions)
     run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
-    spec = {"root": str(layout.root), "out": str(out.resolve()), "parts": parts, "tier": opts.tier, "device": opts.device,
-            "questions": sorted(questions) if questions else None, "run": run_id}
+    spec = {"root": str(layout.root), "out": str(out.resolve()), "parts": parts, "tier": opts.tier,
+            "device": opts.device, "questions": sorted(questions) if questions else None, "run": run_id}
     items, reused = [], 0
     for sub in subs:
         h = submission_hash(sub.path, fingerprint)
@@ -548,7 +551,7 @@ def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOp
     if opts.compare is not None:
         comparison = write_compare(out, table, Path(opts.compare))
     write_report(out, table, comparison, warnings)
-    graded = sum(1 for r in table.subs if r["state"].get("run") == run_id)
+    graded = len({e["id"] for e in table.subs if e["state"].get("run") == run_id})
     print(f"wrote {out}/scores.csv ({len(table.rows)} rows), {out}/questions.csv, {out}/report.html; "
           f"graded {graded}, reused {reused}, {time.monotonic() - t0:.0f} s", flush=True)
     return 0
@@ -562,7 +565,8 @@ def _run_local(layout, spec, items, slots, timeout, progress: bool) -> None:
 
     def done(item, state):
         reason = f" ({state['reason'][:80]})" if state.get("reason") else ""
-        bar.write(f"{item['id']:30s} {state.get('status', '?'):12s} {state.get('seconds', 0):6.1f} s{reason}")
+        bar.write(f"{item['id']:30s} {state.get('status', '?'):12s} "
+                  f"{state.get('seconds', 0):6.1f} s{reason}")
         bar.update(1)
 
     pool = Pool(layout, spec, slots, timeout, on_done=done)
@@ -587,28 +591,34 @@ def _run_local(layout, spec, items, slots, timeout, progress: bool) -> None:
     bar.close()
 
 
+def slurm_parameters(opts: BatchOptions, per_task: int, minutes: int, n_chunks: int) -> dict:
+    """submitit's AutoExecutor parameters for one array task per chunk."""
+    params = {"timeout_min": minutes, "slurm_partition": opts.slurm.get("partition"),
+              "cpus_per_task": opts.slurm.get("cpus_per_task") or 2 * per_task,
+              "slurm_array_parallelism": opts.slurm.get("array_parallelism") or n_chunks,
+              "name": "hw12-grade"}
+    if opts.slurm.get("gpus_per_task"):
+        params["gpus_per_node"] = opts.slurm["gpus_per_task"]
+    if opts.slurm.get("mem_gb"):
+        params["mem_gb"] = opts.slurm["mem_gb"]
+    for key in ("account", "qos"):
+        if opts.slurm.get(key):
+            params.setdefault("slurm_additional_parameters", {})[key] = opts.slurm[key]
+    return {k: v for k, v in params.items() if v is not None}
+
+
 def _run_submitit(layout, spec, items, opts: BatchOptions, timeout) -> None:
     """One submitit job per chunk of submissions; each chunk grades with the same pool, on its node."""
     import submitit
 
     logs = Path(spec["out"]) / "_submitit"
     chunks = [items[i:i + opts.chunk_size] for i in range(0, len(items), max(1, opts.chunk_size))]
-    per_task = max(1, opts.slurm.get("gpus_per_task") or 0) * max(1, opts.jobs_per_gpu) \
-        if opts.slurm.get("gpus_per_task") else max(1, opts.jobs)
+    gpus = opts.slurm.get("gpus_per_task") or 0
+    per_task = gpus * max(1, opts.jobs_per_gpu) if gpus else max(1, opts.jobs)  # gradings at once
     minutes = opts.slurm.get("time_min") or int(len(chunks[0]) * timeout / per_task / 60) + 10
     if opts.executor == "slurm":
         ex = submitit.AutoExecutor(folder=logs, cluster="slurm")
-        params = {"timeout_min": minutes, "slurm_partition": opts.slurm.get("partition"),
-                  "cpus_per_task": opts.slurm.get("cpus_per_task") or 2 * per_task,
-                  "slurm_array_parallelism": opts.slurm.get("array_parallelism") or len(chunks)}
-        if opts.slurm.get("gpus_per_task"):
-            params["gpus_per_node"] = opts.slurm["gpus_per_task"]
-        if opts.slurm.get("mem_gb"):
-            params["mem_gb"] = opts.slurm["mem_gb"]
-        for key in ("account", "qos", "constraint"):
-            if opts.slurm.get(key):
-                params.setdefault("slurm_additional_parameters", {})[key] = opts.slurm[key]
-        ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
+        ex.update_parameters(**slurm_parameters(opts, per_task, minutes, len(chunks)))
     else:
         ex = submitit.LocalExecutor(folder=logs)
         ex.update_parameters(timeout_min=minutes)
@@ -650,7 +660,8 @@ def run_chunk(layout: Layout, chunk_spec: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m autograder.batch one SPEC ITEM`` (one grading) | ``chunk SPEC_FILE`` (a cluster job)."""
+    """``python -m autograder.batch one SPEC ITEM`` (one grading) or ``chunk SPEC_FILE`` (a cluster
+    job)."""
     if argv[0] == "one":
         spec, item = json.loads(argv[1]), json.loads(argv[2])
         grade_one(Layout(spec["root"]), spec, item)

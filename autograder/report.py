@@ -20,12 +20,14 @@ from pathlib import Path
 IDENTITY = ["submission", "part", "name", "sid", "email", "submitted_at"]
 EPS = 1e-9
 SLOWEST = 25  # rows of the grading-time table
+TOP_MESSAGES = 8  # failure messages shown per question
 
 # What a failed test's output says, mapped to the flag staff see (see batch.py for "not graded").
 FLAG_PATTERNS = [
     ("module hash mismatch", re.compile(r"was written by a different hw12/")),
     ("time-out", re.compile(r"timed out:|did not finish within|time budget of this part")),
-    ("runtime error", re.compile(r"^Your code raised an error|grading process stopped during this test")),
+    ("runtime error",
+     re.compile(r"^Your code raised an error|grading process stopped during this test")),
     ("grader error", re.compile(r"autograder could not run this test|autograder failed")),
 ]
 
@@ -46,7 +48,8 @@ class Table:
 
 def _selected_questions(cfg, cases, part: str, questions, tier: str) -> list[str]:
     tiers = {"cpu": {"cpu"}, "gpu": {"gpu"}, "all": {"cpu", "gpu"}}[tier]
-    have = {c.question for c in cases[part] if c.tier in tiers and (questions is None or c.question in questions)}
+    have = {c.question for c in cases[part]
+            if c.tier in tiers and (questions is None or c.question in questions)}
     return [q for q in cfg.parts[part].questions if q in have]
 
 
@@ -79,13 +82,15 @@ def gather(cfg, cases, out: Path, subs, parts: list[str], questions, tier: str) 
     table = Table(parts=parts, questions={p: _selected_questions(cfg, cases, p, questions, tier)
                                           for p in parts},
                   titles={q: qq.title for p in parts for q, qq in cfg.parts[p].questions.items()},
-                  points={q: float(qq.points) for p in parts for q, qq in cfg.parts[p].questions.items()})
+                  points={q: float(qq.points) for p in parts
+                          for q, qq in cfg.parts[p].questions.items()})
     for sub in subs:
         folder = out / sub.id
         try:
             state = json.loads((folder / STATE_FILE).read_text())
         except (OSError, ValueError):
-            state = {"status": "stopped", "reason": "not graded yet (the run was interrupted)", "seconds": 0.0}
+            state = {"status": "stopped", "reason": "not graded yet (the run was interrupted)",
+                     "seconds": 0.0}
         for part in parts:
             try:
                 data = json.loads((folder / result_name(part, parts)).read_text())
@@ -181,7 +186,8 @@ def compare(table: Table, old_rows: list[dict]) -> dict:
                                 "old": _num(a), "new": _num(b), "change": f"{d:+g}"})
         compared = sum(1 for k in common if _float(old[k].get(q)) is not None)
         stats.append({"question": q if q != "score" else "total", "students": compared,
-                      "gain": len(gains), "lose": len(losses), "same": compared - len(gains) - len(losses),
+                      "gain": len(gains), "lose": len(losses),
+                      "same": compared - len(gains) - len(losses),
                       "mean_gain": _num(statistics.fmean(gains)) if gains else "",
                       "max_gain": _num(max(gains)) if gains else "",
                       "mean_loss": _num(statistics.fmean(losses)) if losses else "",
@@ -202,17 +208,20 @@ def write_compare(out: Path, table: Table, old_output: Path) -> dict:
     with open(old_csv, newline="") as f:
         result = compare(table, list(csv.DictReader(f)))
     result["old"] = str(old_output)
-    fields = ["question", "students", "gain", "lose", "same", "mean_gain", "max_gain", "mean_loss", "max_loss"]
+    fields = ["question", "students", "gain", "lose", "same", "mean_gain", "max_gain", "mean_loss",
+              "max_loss"]
     _write_csv(out / "compare.csv", fields, result["stats"])
     _write_csv(out / "compare_students.csv",
-               ["part", "student", "submission", "name", "question", "old", "new", "change"], result["changes"])
+               ["part", "student", "submission", "name", "question", "old", "new", "change"],
+               result["changes"])
     print(f"\ncompared with {old_csv}:")
     print(f"{'question':16s} {'students':>8s} {'gain':>5s} {'lose':>5s} {'same':>5s}  mean gain / loss")
     for s in result["stats"]:
         print(f"{s['question']:16s} {s['students']:8d} {s['gain']:5d} {s['lose']:5d} {s['same']:5d}  "
               f"{s['mean_gain'] or '-'} / {s['mean_loss'] or '-'}")
     if result["only_new"] or result["only_old"]:
-        print(f"({result['only_new']} students only in this run, {result['only_old']} only in the old one)")
+        print(f"({result['only_new']} students only in this run, "
+              f"{result['only_old']} only in the old one)")
     return result
 
 
@@ -264,64 +273,66 @@ def _students(e: dict) -> str:
     return ", ".join(n for n in names if n) or "—"
 
 
+def _table(headers: list[str], rows: list[list], numeric: set[int] = frozenset()) -> str:
+    """An HTML table; every cell is escaped."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(
+        f"<td{' class=n' if i in numeric else ''}>{html.escape(str(c))}</td>" for i, c in enumerate(r))
+        + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _figure(src: str, alt: str) -> str:
+    return f'<figure><img alt="{html.escape(alt)}" src="{src}"></figure>'
+
+
+def _part_section(table: Table, part: str) -> str:
+    esc = html.escape
+    entries = [e for e in table.subs if e["part"] == part]
+    totals = [e["score"] for e in entries for _ in e["students"]]
+    top = max([e["max"] for e in entries] + [0.0])
+    summary, plots = [], []
+    for q in table.questions[part]:
+        vals = [e["q"].get(q, [0.0, 0.0])[0] for e in entries for _ in e["students"]]
+        qmax = table.points.get(q, 0.0)
+        title = table.titles.get(q, q)
+        summary.append([q, title, _num(qmax), f"{statistics.fmean(vals) if vals else 0:.2f}",
+                        sum(1 for v in vals if qmax > 0 and v >= qmax - EPS),
+                        sum(1 for v in vals if v <= EPS)])
+        plots.append(_figure(_histogram(vals, qmax, f"{q}: {title}"), f"histogram of {q}"))
+    sec = [f"<h2>Part {esc(part)}</h2>",
+           _table(["question", "title", "points", "mean", "full marks", "zero"], summary, {2, 3, 4, 5}),
+           _figure(_histogram(totals, top, f"{part}: total"), "histogram of totals"),
+           '<div class="grid">' + "".join(plots) + "</div>",
+           "<h3>What the class got wrong (most frequent failure messages)</h3>"]
+    for q in table.questions[part]:
+        counts: Counter = Counter()
+        for e in entries:
+            for msg in set(e["failures"].get(q, [])):
+                counts[msg] += len(e["students"])
+        if counts:
+            sec.append(f"<h4>{esc(q)} {esc(table.titles.get(q, ''))}</h4>")
+            sec.append(_table(["students", "message"],
+                              [[c, m] for m, c in counts.most_common(TOP_MESSAGES)], {0}))
+    return "\n".join(sec)
+
+
 def write_report(out: Path, table: Table, comparison: dict | None, warnings: list[str]) -> Path:
     esc = html.escape
-    n_students = len(table.rows)
-    parts_html = []
-    for part in table.parts:
-        entries = [e for e in table.subs if e["part"] == part]
-        weights = [len(e["students"]) for e in entries]
-        totals = [e["score"] for e in entries for _ in e["students"]]
-        top = max([e["max"] for e in entries] + [0.0])
-        sec = [f"<h2>Part {esc(part)}</h2>"]
-        q_rows, plots = [], []
-        for q in table.questions[part]:
-            vals = [e["q"].get(q, [0.0, 0.0])[0] for e in entries for _ in e["students"]]
-            qmax = table.points.get(q, 0.0)
-            full = sum(1 for v in vals if v >= qmax - EPS and qmax > 0)
-            zero = sum(1 for v in vals if v <= EPS)
-            q_rows.append(f"<tr><td>{esc(q)}</td><td>{esc(table.titles.get(q, ''))}</td>"
-                          f"<td>{_num(qmax)}</td><td>{statistics.fmean(vals) if vals else 0:.2f}</td>"
-                          f"<td>{full}</td><td>{zero}</td></tr>")
-            plots.append(f'<figure><img alt="histogram of {esc(q)}" src="{_histogram(vals, qmax, f"{q}: {table.titles.get(q, q)}")}">'
-                         f"</figure>")
-        sec.append("<table><tr><th>question</th><th>title</th><th>points</th><th>mean</th>"
-                   "<th>full marks</th><th>zero</th></tr>" + "".join(q_rows) + "</table>")
-        sec.append(f'<figure><img alt="histogram of totals" src="{_histogram(totals, top, f"{part}: total")}"></figure>')
-        sec.append('<div class="grid">' + "".join(plots) + "</div>")
-        sec.append("<h3>What the class got wrong (most frequent failure messages)</h3>")
-        for q in table.questions[part]:
-            counts: Counter = Counter()
-            for e, w in zip(entries, weights):
-                for msg in set(e["failures"].get(q, [])):
-                    counts[msg] += w
-            if not counts:
-                continue
-            items = "".join(f"<tr><td class=n>{c}</td><td>{esc(m)}</td></tr>"
-                            for m, c in counts.most_common(8))
-            sec.append(f"<h4>{esc(q)} {esc(table.titles.get(q, ''))}</h4>"
-                       f"<table><tr><th>students</th><th>message</th></tr>{items}</table>")
-        parts_html.append("\n".join(sec))
     flagged = [e for e in table.subs if e["flags"]]
-    flag_rows = "".join(
-        f"<tr><td>{esc(e['id'])}</td><td>{esc(e['part'])}</td><td>{esc(_students(e))}</td>"
-        f"<td>{_num(e['score'])}</td><td>{esc('; '.join(e['flags']))}</td></tr>" for e in flagged)
     slow = sorted(table.subs, key=lambda e: -e["seconds"])[:SLOWEST]
-    time_rows = "".join(f"<tr><td>{esc(e['id'])}</td><td>{esc(e['part'])}</td><td>{e['seconds']:.1f}</td>"
-                        f"<td>{esc(e['state'].get('gpu') or '')}</td><td>{esc(e['state'].get('host', ''))}</td></tr>"
-                        for e in slow)
     secs = [e["seconds"] for e in table.subs]
     compare_html = ""
     if comparison:
-        rows = "".join(f"<tr><td>{esc(s['question'])}</td><td>{s['students']}</td><td>{s['gain']}</td>"
-                       f"<td>{s['lose']}</td><td>{s['same']}</td><td>{s['mean_gain']}</td><td>{s['max_gain']}</td>"
-                       f"<td>{s['mean_loss']}</td><td>{s['max_loss']}</td></tr>" for s in comparison["stats"])
-        compare_html = (f"<h2>Compared with {esc(comparison['old'])}</h2><table><tr><th>question</th>"
-                        "<th>students</th><th>gain</th><th>lose</th><th>same</th><th>mean gain</th>"
-                        "<th>max gain</th><th>mean loss</th><th>max loss</th></tr>" + rows + "</table>"
-                        f"<p>{comparison['only_new']} students only in this run, {comparison['only_old']} "
-                        "only in the earlier one; every change is listed in compare_students.csv.</p>")
-    warn = "".join(f"<p class=warn>{esc(w)}</p>" for w in warnings)
+        keys = ["question", "students", "gain", "lose", "same", "mean_gain", "max_gain",
+                "mean_loss", "max_loss"]
+        compare_html = (
+            f"<h2>Compared with {esc(comparison['old'])}</h2>"
+            + _table([k.replace("_", " ") for k in keys],
+                     [[s[k] for k in keys] for s in comparison["stats"]], set(range(1, len(keys))))
+            + f"<p>{comparison['only_new']} students only in this run, {comparison['only_old']} only in "
+            "the earlier one; every change is listed in compare_students.csv.</p>")
+    n_subs = len({e["id"] for e in table.subs})
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>HW12 grading report</title>
 <style>
@@ -334,18 +345,22 @@ figure {{ margin: 0; }}
 .warn {{ color: #a00; }}
 </style></head><body>
 <h1>HW12 grading report</h1>
-<p>{len({e['id'] for e in table.subs})} submissions, {n_students} student rows, parts {esc(', '.join(table.parts))}.
+<p>{n_subs} submissions, {len(table.rows)} student rows, parts {esc(', '.join(table.parts))}.
 Scores: scores.csv (a row per student) and questions.csv (a row per student and question).</p>
-{warn}
+{"".join(f"<p class=warn>{esc(w)}</p>" for w in warnings)}
 {compare_html}
-{''.join(parts_html)}
+{"".join(_part_section(table, p) for p in table.parts)}
 <h2>Flagged for review ({len(flagged)})</h2>
-<table><tr><th>submission</th><th>part</th><th>students</th><th>score</th><th>flags</th></tr>{flag_rows}</table>
+{_table(["submission", "part", "students", "score", "flags"],
+        [[e["id"], e["part"], _students(e), _num(e["score"]), "; ".join(e["flags"])] for e in flagged])}
 <h2>Grading time per submission</h2>
-<p>total {sum(secs):.0f} s, median {statistics.median(secs) if secs else 0:.1f} s, longest {max(secs + [0]):.1f} s</p>
-<figure><img alt="grading time per submission" src="{_times_chart(table.subs)}"></figure>
+<p>total {sum(secs):.0f} s, median {statistics.median(secs) if secs else 0:.1f} s,
+longest {max(secs + [0]):.1f} s</p>
+{_figure(_times_chart(table.subs), "grading time per submission")}
 <p>The {len(slow)} slowest (every time is in scores.csv, column grading_s):</p>
-<table><tr><th>submission</th><th>part</th><th>seconds</th><th>GPU</th><th>host</th></tr>{time_rows}</table>
+{_table(["submission", "part", "seconds", "GPU", "host"],
+        [[e["id"], e["part"], f"{e['seconds']:.1f}", e["state"].get("gpu") or "",
+          e["state"].get("host", "")] for e in slow], {2})}
 </body></html>
 """
     path = out / "report.html"
