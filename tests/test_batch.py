@@ -280,6 +280,7 @@ def test_scores_match_what_each_submission_deserves(small):
         validate(json.loads((small["out"] / sub_id / "results.json").read_text()))
     syntax = json.loads((small["out"] / "submission_105" / "results.json").read_text())
     assert "SyntaxError" in json.dumps(syntax["tests"])
+    assert "import error" in rows["submission_105"]["flags"]
 
 
 def test_bad_input_gives_zero_with_the_reason(small):
@@ -487,6 +488,27 @@ def _pinning_export(tmp: Path) -> Path:
     return make_export(tmp / "export", subs, {k: [student(i)] for i, k in enumerate(subs)})
 
 
+def test_a_notebook_log_from_different_code_is_flagged(tmp_path):
+    """RLHF: the log's module hash does not match the submitted rlhf.py (edited after the run)."""
+    root = make_root(tmp_path, lambda cfg: only_questions(cfg, "rlhf", {"q4_log"}))
+
+    def edited_after_the_run(dest: Path) -> None:
+        (dest / "hw12").mkdir(parents=True)
+        code = (REPO / "solutions" / "hw12" / "rlhf.py").read_text()
+        (dest / "hw12" / "rlhf.py").write_text(code + "\n# tidied up after running the notebook\n")
+        shutil.copyfile(REPO / "solutions" / "submission_log.json", dest / "submission_log.json")
+
+    export = make_export(tmp_path / "export", {"submission_1": edited_after_the_run},
+                         {"submission_1": [student(1)]})
+    out = tmp_path / "out"
+    layout = Layout(root)
+    cfg, cases = load_config(layout.config, layout.tests)
+    run_batch(layout, cfg, cases, export, out, BatchOptions(jobs=1, progress=False))  # part detected
+    (row,) = read_scores(out)
+    assert row["part"] == "rlhf" and "module hash mismatch" in row["flags"]
+    assert 0 < float(row["q4_log"]) < 5
+
+
 def _scores_without_times(out: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("grading_s", "flags")} for r in read_scores(out)]
 
@@ -549,11 +571,8 @@ def test_command_line_batch_options(tmp_path):
 
 # ---- the full export (slow) ---------------------------------------------------------------------------------
 FULL_QUESTIONS = {"q1a", "q1b", "q1c", "q1d"}
-MUTANTS = {  # mutant -> the questions (of FULL_QUESTIONS) it must lose
-    "bd_q1c_relu": {"q1c"}, "bd_q1c_tanh": {"q1c"}, "bd_survival_one_minus_delta": {"q1a", "q1b", "q1d"},
-    "bd_sample_float32": {"q1b"}, "bd_posterior_plus_only": {"q1d"},
-    "bd_sample_scalar_t": {"q1b"}, "bd_survival_counts_from_one": {"q1a"},
-}
+MUTANTS = ["bd_q1c_relu", "bd_q1c_tanh", "bd_survival_one_minus_delta", "bd_sample_float32",
+           "bd_posterior_plus_only", "bd_sample_scalar_t", "bd_survival_counts_from_one"]
 
 
 @pytest.mark.slow
@@ -565,7 +584,7 @@ def test_a_class_export_of_twenty_submissions(tmp_path):
                 "submission_9": ("export", not_a_zip), "submission_10": ("export", top_level_zip),
                 "submission_11": with_code("binary_diffusion", "import os\nos._exit(0)"),
                 "submission_12": with_code("binary_diffusion", "raise RuntimeError('boom')"),
-                "submission_13": HANG_IN_FUNCTION}
+                "submission_13": mutant("bd_posterior_scalar_t")}
     for i, name in enumerate(MUTANTS, 14):
         builders[f"submission_{i}"] = mutant(name)
     people = {k: [student(i)] for i, k in enumerate(builders, 1)}
@@ -581,10 +600,15 @@ def test_a_class_export_of_twenty_submissions(tmp_path):
     for s in ("submission_3", "submission_5", "submission_6", "submission_7", "submission_8",
               "submission_9", "submission_11", "submission_12"):
         assert float(rows[s][0]["score"]) == 0, s
-    for i, (name, loses) in enumerate(MUTANTS.items(), 14):
+    for i, name in enumerate(MUTANTS, 14):  # each loses points on (at least) what the bank says
+        loses = set(load_variant(REPO / "tests" / "mutants" / "diffusion" / f"{name}.py",
+                                 "diffusion").loses) & FULL_QUESTIONS
         got = {q: float(rows[f"submission_{i}"][0][q]) for q in full}
-        assert {q for q in full if got[q] < full[q]} == loses, name
+        assert loses and {q for q in full if got[q] < full[q]} >= loses, name
     for s in builders:
         validate(json.loads((out / s / "results.json").read_text()))
-    assert "time-out" in rows["submission_13"][0]["flags"]
+    assert "time-out" in rows["submission_6"][0]["flags"]
+    assert "runtime error" in rows["submission_11"][0]["flags"]
+    assert "import error" in rows["submission_12"][0]["flags"]
+    assert float(rows["submission_13"][0]["q1d"]) < full["q1d"]
     assert os.path.getsize(out / "report.html") > 10_000
