@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -11,7 +10,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .results import (CaseResult, failure_results, question_scores, reserve_results, staff_view,
+from .results import (CaseResult, failure_results, reserve_results, staff_view,
                       write_results)
 from .supervisor import (GradeOptions, Layout, UploadError, find_file, grade_part,
                          protect_from_oom_killer, safe_extract)
@@ -125,36 +124,21 @@ def _output_paths(output: Path, parts: list[str]) -> dict[str, Path]:
 
 
 def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
-    """A Gradescope export (or any folder of submissions): results.json each, plus scores.csv."""
+    """A Gradescope export (or any folder of submissions): see autograder/batch.py."""
+    from .batch import BatchOptions, run_batch
+
     out_dir = Path(args.output).with_suffix("") if args.output != "results.json" else Path("graded")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    subs = sorted(p for p in folder.iterdir()
-                  if (p.is_dir() or p.suffix == ".zip") and not p.name.startswith("."))
-    rows = []
-    for sub in subs:
-        with tempfile.TemporaryDirectory(prefix="hw12-upload-") as tmp:
-            try:
-                upload = _unpack(sub, Path(tmp))
-            except (UploadError, OSError, ValueError) as e:
-                print(f"{sub.name}: cannot read ({e})")
-                continue
-            parts = [args.part] if args.part else parts_in(upload, cfg)
-            results = grade_upload(layout, cfg, cases, upload, parts, opts, verbose=False)
-        for part, data in results.items():
-            dest = out_dir / sub.stem / (f"results-{part}.json" if len(parts) > 1 else "results.json")
-            write_results(data, dest)
-            row = {"submission": sub.stem, "part": part, "score": data["score"]}
-            row.update({q: got for q, (got, _) in question_scores(data).items()})
-            rows.append(row)
-            print(f"{sub.stem:30s} {part:12s} {data['score']:7.2f}")
-    fields = ["submission", "part", "score"] + sorted({k for r in rows for k in r} -
-                                                      {"submission", "part", "score"})
-    with open(out_dir / "scores.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
-    print(f"wrote {out_dir}/scores.csv ({len(rows)} rows)")
-    return 0
+    slurm = {"partition": args.slurm_partition, "time_min": args.slurm_time,
+             "gpus_per_task": args.slurm_gpus_per_task, "cpus_per_task": args.slurm_cpus_per_task,
+             "mem_gb": args.slurm_mem_gb, "account": args.slurm_account, "qos": args.slurm_qos,
+             "array_parallelism": args.slurm_array_parallelism}
+    gpus = [g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None
+    batch = BatchOptions(part=args.part, tier=opts.tier, device=opts.device, jobs=args.jobs,
+                         force=args.force, gpus=gpus, jobs_per_gpu=args.jobs_per_gpu,
+                         executor=args.executor, slurm=slurm, chunk_size=args.chunk_size,
+                         compare=Path(args.compare) if args.compare else None,
+                         submission_timeout_s=args.submission_timeout, progress=not args.quiet)
+    return run_batch(layout, cfg, cases, folder, out_dir, batch)
 
 
 # ---- gradescope entry point ------------------------------------------------------------------------
@@ -243,6 +227,29 @@ def main(argv=None) -> int:
     g.add_argument("--output", default="results.json")
     g.add_argument("--batch", action="store_true", help="SUBMISSION is a folder of submissions")
     g.add_argument("--quiet", action="store_true")
+    m = g.add_argument_group("many submissions (a Gradescope export; see README.md)")
+    m.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded at once, each in its own sandbox (default: the cores)")
+    m.add_argument("--force", action="store_true",
+                   help="regrade every submission, even those whose inputs have not changed")
+    m.add_argument("--compare", metavar="OLD_OUTPUT",
+                   help="an earlier batch's output folder: per question, who gains or loses points")
+    m.add_argument("--gpus", help="GPU ids to spread gradings over, e.g. 0,1,2,3 (CUDA_VISIBLE_DEVICES)")
+    m.add_argument("--jobs-per-gpu", type=int, default=1, help="gradings at once on each GPU")
+    m.add_argument("--submission-timeout", type=float, default=None, metavar="S",
+                   help="stop one submission's grading after S seconds (default: its parts' budgets + 120)")
+    m.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
+                   help="local: this machine; slurm: a Slurm array through submitit; submitit-local: "
+                   "the Slurm path run on this machine (a dry run)")
+    m.add_argument("--chunk-size", type=int, default=25, help="submissions per cluster task")
+    m.add_argument("--slurm-partition")
+    m.add_argument("--slurm-time", type=int, metavar="MINUTES", help="time limit of each task")
+    m.add_argument("--slurm-gpus-per-task", type=int, default=0)
+    m.add_argument("--slurm-cpus-per-task", type=int)
+    m.add_argument("--slurm-mem-gb", type=int)
+    m.add_argument("--slurm-account")
+    m.add_argument("--slurm-qos")
+    m.add_argument("--slurm-array-parallelism", type=int, help="tasks running at once")
     v = sub.add_parser("validate", help="reference full, stubs zero, mutants lose, alternatives keep")
     v.add_argument("--part", action="append", help="only these parts (repeatable)")
     v.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

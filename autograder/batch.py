@@ -1,0 +1,677 @@
+"""Class-scale grading of a Gradescope export (``grade EXPORT --output OUT``).
+
+An export is a folder with ``submission_metadata.yml`` and one ``submission_<id>/`` folder (or zip)
+per submission. Each submission is graded in its own process (which starts its own sandboxed
+runner and worker through ``grade_part``), ``--jobs`` at a time, optionally pinned to a GPU through
+``CUDA_VISIBLE_DEVICES``, or in chunks on a Slurm cluster through ``submitit``.
+
+Output folder::
+
+    OUT/<submission id>/results.json     Gradescope results (results-<part>.json for several parts)
+    OUT/<submission id>/grading.json     inputs' content hash, time, host, GPU: what makes a rerun resume
+    OUT/scores.csv                       one row per student: identity, a column per question, total, flags
+    OUT/questions.csv                    one row per student and question, with the failure messages
+    OUT/report.html                      the staff report (see report.py)
+    OUT/compare.csv                      with --compare: per question, who gains or loses
+
+A submission whose content hash (its files, the part's test files, grading_config.yaml, the
+release it is overlaid on, the grader's code and the grading options) matches its grading.json is
+not graded again; ``--force`` regrades everything. Every submission gets a row, whatever it holds.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .config import load_config
+from .results import failure_results, write_results
+from .supervisor import SKIP_DIRS, GradeOptions, Layout, UploadError, find_file, grade_part, safe_extract
+
+META_FILE = "submission_metadata.yml"
+STATE_FILE = "grading.json"
+HASH_VERSION = "1"  # bump when the meaning of the hash changes
+GRACE_S = 120.0  # on top of the parts' budgets before a grading process is stopped from outside
+MAX_HASHED_FILES = 20000
+
+
+# ---- identity: submission_metadata.yml ----------------------------------------------------------
+@dataclass
+class Student:
+    name: str = ""
+    sid: str = ""
+    email: str = ""
+
+
+@dataclass
+class Submission:
+    id: str
+    path: Path | None  # None: listed in the metadata but not in the export
+    students: list[Student] = field(default_factory=list)
+    submitted_at: str = ""
+    notes: list[str] = field(default_factory=list)  # identity problems, shown as flags
+
+
+class _RubyTolerantLoader(yaml.SafeLoader):
+    """Gradescope's YAML is written by Ruby: tagged values (``!ruby/object:BigDecimal``) load as
+    plain data."""
+
+
+def _any_tag(loader, _suffix, node):
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_RubyTolerantLoader.add_multi_constructor("!", _any_tag)
+
+
+def _key(d: dict, name: str):
+    """A Ruby-symbol key (``:name``) or a plain one."""
+    if not isinstance(d, dict):
+        return None
+    return d.get(f":{name}", d.get(name))
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, dict):  # e.g. a serialised ActiveSupport::TimeWithZone
+        return _text(_key(value, "time") or _key(value, "utc") or "")
+    return str(value).strip()
+
+
+def read_metadata(export: Path) -> tuple[dict[str, dict], str | None]:
+    """{submission id: {"students": [Student], "submitted_at": str}} and a problem, if any."""
+    path = export / META_FILE
+    if not path.exists():
+        return {}, f"{META_FILE} is missing: no names, SIDs or e-mails"
+    try:
+        raw = yaml.load(path.read_text(errors="replace"), Loader=_RubyTolerantLoader)
+    except (yaml.YAMLError, OSError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return {}, f"{META_FILE} could not be read ({first}): no names, SIDs or e-mails"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        return {}, f"{META_FILE} is not a mapping of submissions: no names, SIDs or e-mails"
+    out, bad = {}, 0
+    for sub_id, entry in raw.items():
+        submitters = _key(entry, "submitters")
+        if not isinstance(submitters, list):
+            bad += 1
+            continue
+        students = [Student(_text(_key(s, "name")), _text(_key(s, "sid")), _text(_key(s, "email")))
+                    for s in submitters if isinstance(s, dict)]
+        out[str(sub_id)] = {"students": students,
+                            "submitted_at": _text(_key(entry, "created_at"))}
+    problem = f"{bad} entries of {META_FILE} have no submitters list" if bad else None
+    return out, problem
+
+
+def list_submissions(export: Path) -> tuple[list[Submission], list[str]]:
+    """Every submission of the export (folders, zips, anything else) and every one the metadata lists."""
+    meta, problem = read_metadata(export)
+    warnings = [problem] if problem else []
+    seen: dict[str, Submission] = {}
+    try:
+        entries = sorted(export.iterdir())
+    except OSError as e:
+        raise SystemExit(f"cannot list {export}: {e}") from e
+    for p in entries:
+        if p.name.startswith(".") or p.name == META_FILE or p.name in SKIP_DIRS:
+            continue
+        sub_id = p.stem if p.suffix == ".zip" else p.name
+        if sub_id in seen:  # submission_1/ and submission_1.zip: keep both apart
+            sub_id = p.name
+        seen[sub_id] = Submission(sub_id, p)
+    for sub_id in meta:
+        if sub_id not in seen:
+            seen[sub_id] = Submission(sub_id, None,
+                                      notes=["listed in the metadata but not in the export"])
+    for sub_id, sub in seen.items():
+        info = meta.get(sub_id)
+        if info is not None:
+            sub.students, sub.submitted_at = info["students"], info["submitted_at"]
+        elif meta:
+            sub.notes.append(f"not in {META_FILE}")
+    return sorted(seen.values(), key=lambda s: _natural(s.id)), warnings
+
+
+def _natural(name: str):
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+# ---- content hashes -------------------------------------------------------------------------------
+def _hash_tree(h, root: Path, label: str) -> None:
+    """Feed every regular file under ``root`` (names and bytes; links by target) into ``h``."""
+    root = Path(root)
+    if root.is_symlink() and not root.exists():
+        h.update(f"{label}:dangling:{os.readlink(root)}\n".encode())
+        return
+    if root.is_file():
+        h.update(f"{label}:file\n".encode())
+        _hash_file(h, root)
+        return
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__",))
+        for name in sorted(filenames):
+            if name.endswith(".pyc"):
+                continue
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            count += 1
+            if count > MAX_HASHED_FILES:
+                h.update(b"...too many files\n")
+                return
+            if path.is_symlink():
+                h.update(f"{label}:{rel}:link:{os.readlink(path)}\n".encode())
+            elif path.is_file():
+                h.update(f"{label}:{rel}\n".encode())
+                _hash_file(h, path)
+            else:  # fifo, socket, device: never opened
+                h.update(f"{label}:{rel}:special\n".encode())
+
+
+def _hash_file(h, path: Path) -> None:
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError as e:
+        h.update(f"unreadable:{e.errno}\n".encode())
+
+
+def grader_fingerprint(layout: Layout, cases: dict, parts: list[str], tier: str,
+                       device: str | None, questions: set[str] | None) -> str:
+    """What, besides the submission, decides a grade: config, tests, release, grader code, options."""
+    h = hashlib.sha256(f"v{HASH_VERSION}|{tier}|{device}|{sorted(questions or [])}|{parts}\n".encode())
+    _hash_file(h, layout.config)
+    code = Path(layout.root / "autograder").resolve()
+    for dirpath, dirnames, filenames in os.walk(code):
+        rel_dir = Path(dirpath).relative_to(code)
+        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "tests"))
+        for name in sorted(filenames):
+            if name.endswith((".py", ".json", ".txt", ".sh")):
+                h.update(f"code:{(rel_dir / name).as_posix()}\n".encode())
+                _hash_file(h, Path(dirpath) / name)
+    _hash_tree(h, layout.release / "hw12", "release")
+    for part in parts:
+        for path in sorted({str(c.file) for c in cases[part]
+                            if questions is None or c.question in questions}):
+            rel = os.path.relpath(path, layout.tests)
+            h.update(f"test:{Path(rel).as_posix()}\n".encode())
+            _hash_file(h, Path(path))
+    return h.hexdigest()
+
+
+def submission_hash(path: Path | None, fingerprint: str) -> str:
+    h = hashlib.sha256(fingerprint.encode())
+    if path is None:
+        h.update(b"absent")
+    else:
+        _hash_tree(h, path, "submission")
+    return h.hexdigest()
+
+
+# ---- one submission (runs in a worker process) ------------------------------------------------------
+def open_submission(path: Path | None, tmp: Path, modules: list[str]) -> Path:
+    """The unpacked upload, or UploadError with a reason staff (and students) can read."""
+    if path is None:
+        raise UploadError("no files for this submission in the export")
+    if path.is_symlink() and not path.exists():
+        raise UploadError("the submission folder is a broken link")
+    if path.is_file():
+        if path.suffix != ".zip":
+            raise UploadError("the submission is a single file, not a folder or a .zip")
+        dest = tmp / "upload"
+        dest.mkdir()
+        _extract(path, dest)
+        return dest
+    if not path.is_dir():
+        raise UploadError("the submission is neither a folder nor a .zip file")
+    try:
+        files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
+    except OSError as e:
+        raise UploadError(f"the submission folder cannot be read ({e.strerror})") from e
+    if not files:
+        raise UploadError("the submission folder is empty")
+    has_module = any(find_file(path, f"hw12/{m}.py") for m in modules)
+    zips = sorted(p for p in files if p.suffix == ".zip")
+    if not has_module and zips:  # the zip written by hw12.export, uploaded as is
+        dest = tmp / "upload"
+        dest.mkdir()
+        _extract(zips[0], dest)
+        return dest
+    return path
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    try:
+        safe_extract(archive, dest)
+    except UploadError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        raise UploadError(f"{archive.name} is not a readable zip file ({type(e).__name__})") from e
+
+
+def result_name(part: str, parts: list[str]) -> str:
+    return "results.json" if len(parts) == 1 else f"results-{part}.json"
+
+
+def _clear(dest: Path) -> None:
+    """Remove a previous grading's files, state first, so a half-finished one is never reused."""
+    (dest / STATE_FILE).unlink(missing_ok=True)
+    for old in dest.glob("results*.json"):
+        old.unlink()
+
+
+def write_state(dest: Path, state: dict) -> None:
+    tmp = dest / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    os.replace(tmp, dest / STATE_FILE)
+
+
+def grade_one(layout: Layout, spec: dict, item: dict) -> dict:
+    """Grade one submission for every part of the batch into OUT/<id>/; return its grading.json."""
+    t0 = time.monotonic()
+    cfg, cases = load_config(layout.config, layout.tests)
+    parts, questions = spec["parts"], spec.get("questions")
+    dest = Path(spec["out"]) / item["id"]
+    dest.mkdir(parents=True, exist_ok=True)
+    _clear(dest)
+    modules = [m for p in parts for m in cfg.parts[p].modules]
+    state = {"submission": item["id"], "parts": parts, "status": "graded", "reason": "",
+             "hash": item["hash"], "host": socket.gethostname(),
+             "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "run": spec.get("run", "")}
+    opts = GradeOptions(tier=spec["tier"], device=spec.get("device"))
+    with tempfile.TemporaryDirectory(prefix="hw12-batch-") as tmp:
+        try:
+            upload = open_submission(Path(item["path"]) if item["path"] else None, Path(tmp), modules)
+        except UploadError as e:
+            upload, state["status"], state["reason"] = None, "not graded", str(e)
+        for part in parts:
+            if upload is None:
+                data = failure_results(f"Not graded: {state['reason']}.")
+            else:
+                selected = [c for c in cases[part] if questions is None or c.question in questions]
+                try:
+                    data = grade_part(layout, cfg, part, selected, upload, opts)
+                except Exception as e:  # noqa: BLE001 - one submission never stops the batch
+                    state.update(status="grader error", hash=None,
+                                 reason=f"the autograder failed ({type(e).__name__}: {e})")
+                    data = failure_results("The autograder failed while grading this submission; "
+                                           "please tell the course staff.")
+            write_results(data, dest / result_name(part, parts))
+    state["seconds"] = round(time.monotonic() - t0, 3)
+    state["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    write_state(dest, state)
+    return state
+
+
+def write_unfinished(spec: dict, item: dict, reason: str, seconds: float) -> dict:
+    """From outside the grading process: zero for every part, and no hash (a rerun tries again)."""
+    dest = Path(spec["out"]) / item["id"]
+    dest.mkdir(parents=True, exist_ok=True)
+    _clear(dest)
+    for part in spec["parts"]:
+        write_results(failure_results(f"Not graded: {reason}."), dest / result_name(part, spec["parts"]))
+    state = {"submission": item["id"], "parts": spec["parts"], "status": "stopped", "reason": reason,
+             "hash": None, "host": socket.gethostname(), "gpu": item.get("gpu"),
+             "run": spec.get("run", ""), "seconds": round(seconds, 3),
+             "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    write_state(dest, state)
+    return state
+
+
+def read_state(out: Path, sub_id: str) -> dict | None:
+    try:
+        return json.loads((out / sub_id / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# ---- a pool of grading processes ----------------------------------------------------------------------
+def kill_tree(pid: int) -> None:
+    """Stop a grading process and everything it started (runners and workers, in their own sessions)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = root.children(recursive=True) + [root]
+    except psutil.Error:
+        return
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=10)
+
+
+class Pool:
+    """Runs ``python -m autograder.batch one SPEC ITEM`` per submission, ``slots`` at once."""
+
+    def __init__(self, layout: Layout, spec: dict, slots: list[str | None], timeout_s: float,
+                 on_done=None):
+        self.layout, self.spec, self.timeout_s, self.on_done = layout, spec, timeout_s, on_done
+        self.slots: queue.Queue = queue.Queue()
+        for s in slots:
+            self.slots.put(s)
+        self.n = len(slots)
+        self.live: dict[int, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+        self.stopping = False
+
+    def _run(self, item: dict) -> dict:
+        slot = self.slots.get()
+        try:
+            if self.stopping:
+                return {}
+            env = dict(os.environ, PYTHONPATH=str(self.layout.root), PYTHONDONTWRITEBYTECODE="1")
+            if slot is not None:
+                env["CUDA_VISIBLE_DEVICES"] = slot
+            item = dict(item, gpu=slot)
+            t0 = time.monotonic()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "autograder.batch", "one", json.dumps(self.spec),
+                 json.dumps(item)],
+                cwd=str(self.layout.root), env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+            with self.lock:
+                self.live[proc.pid] = proc
+            try:
+                out, _ = proc.communicate(timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                kill_tree(proc.pid)
+                proc.communicate()
+                reason = f"grading did not finish within {self.timeout_s:.0f} s and was stopped"
+                state = write_unfinished(self.spec, item, reason, time.monotonic() - t0)
+            else:
+                state = read_state(Path(self.spec["out"]), item["id"])
+                finished = state is not None and state.get("run") == self.spec["run"]
+                if not finished and self.stopping:  # interrupted: nothing is written, a rerun grades it
+                    return {}
+                if not finished:
+                    tail = out.decode(errors="replace")[-600:] if out else ""
+                    state = write_unfinished(self.spec, item, "the grading process failed "
+                                             f"(exit status {proc.returncode}): {tail}",
+                                             time.monotonic() - t0)
+            finally:
+                with self.lock:
+                    self.live.pop(proc.pid, None)
+            if self.on_done:
+                try:
+                    self.on_done(item, state)
+                except Exception:  # noqa: BLE001 - a progress line never stops the batch
+                    pass
+            return state
+        finally:
+            self.slots.put(slot)
+
+    def run(self, items: list[dict]) -> list[dict]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=self.n) as ex:
+            futures = [ex.submit(self._run, it) for it in items]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:
+                self.stop()
+                for f in futures:
+                    f.cancel()
+                raise
+
+    def stop(self) -> None:
+        self.stopping = True
+        with self.lock:
+            pids = list(self.live)
+        for pid in pids:
+            kill_tree(pid)
+
+
+# ---- the batch ----------------------------------------------------------------------------------------
+@dataclass
+class BatchOptions:
+    part: str | None = None
+    tier: str = "cpu"
+    device: str | None = None
+    questions: list[str] | None = None
+    jobs: int = 1
+    force: bool = False
+    gpus: list[str] | None = None
+    jobs_per_gpu: int = 1
+    executor: str = "local"  # local | slurm | submitit-local
+    slurm: dict = field(default_factory=dict)
+    chunk_size: int = 25
+    compare: Path | None = None
+    submission_timeout_s: float | None = None
+    progress: bool = True
+
+
+def detect_parts(cfg, subs: list[Submission]) -> list[str]:
+    """The parts whose modules or files appear in the export, most common first (cheap: no unpacking)."""
+    counts: Counter = Counter()
+    for sub in subs:
+        names = _names_in(sub.path)
+        for pname, part in cfg.parts.items():
+            wanted = {f"{m}.py" for m in part.modules} | {Path(f).name for f in part.data_files}
+            if names & wanted:
+                counts[pname] += 1
+    return [p for p in cfg.parts if counts[p]] or list(cfg.parts)
+
+
+def _names_in(path: Path | None) -> set[str]:
+    try:
+        if path is None:
+            return set()
+        if path.is_file() and path.suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                return {Path(n).name for n in zf.namelist()[:5000]}
+        if path.is_dir():
+            names = set()
+            for i, p in enumerate(path.rglob("*")):
+                if i > 5000:
+                    break
+                names.add(p.name)
+                if p.suffix == ".zip" and p.is_file():
+                    names |= _names_in(p)
+            return names
+    except (OSError, zipfile.BadZipFile, ValueError):
+        pass
+    return set()
+
+
+def gpu_slots(opts: BatchOptions) -> list[str | None]:
+    if opts.gpus:
+        return [g for g in opts.gpus for _ in range(max(1, opts.jobs_per_gpu))]
+    return [None] * max(1, opts.jobs)
+
+
+def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOptions) -> int:
+    """Grade the export into ``out``; write the CSVs and the report; return an exit status."""
+    from .report import gather, write_compare, write_csvs, write_report
+
+    t0 = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    subs, warnings = list_submissions(export)
+    for w in warnings:
+        print(f"warning: {w}", flush=True)
+    parts = [opts.part] if opts.part else detect_parts(cfg, subs)
+    questions = set(opts.questions) if opts.questions else None
+    fingerprint = grader_fingerprint(layout, cases, parts, opts.tier, opts.device, questions)
+    run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    spec = {"root": str(layout.root), "out": str(out.resolve()), "parts": parts, "tier": opts.tier,
+            "device": opts.device, "questions": sorted(questions) if questions else None, "run": run_id}
+    items, reused = [], 0
+    for sub in subs:
+        h = submission_hash(sub.path, fingerprint)
+        state = read_state(out, sub.id)
+        if (not opts.force and state is not None and state.get("hash") == h
+                and all((out / sub.id / result_name(p, parts)).exists() for p in parts)):
+            reused += 1
+            continue
+        items.append({"id": sub.id, "path": os.path.abspath(sub.path) if sub.path else None, "hash": h})
+    print(f"{len(subs)} submissions, part{'s' if len(parts) > 1 else ''} {', '.join(parts)}: "
+          f"{len(items)} to grade, {reused} unchanged since the last run (--force regrades them)",
+          flush=True)
+    timeout = opts.submission_timeout_s or (sum(cfg.parts[p].budget_s for p in parts) + GRACE_S)
+    if items:
+        if opts.executor == "local":
+            _run_local(layout, spec, items, gpu_slots(opts), timeout, opts.progress)
+        else:
+            _run_submitit(layout, spec, items, opts, timeout)
+    table = gather(cfg, cases, out, subs, parts, questions, opts.tier)
+    write_csvs(out, table)
+    comparison = None
+    if opts.compare is not None:
+        comparison = write_compare(out, table, Path(opts.compare))
+    write_report(out, table, comparison, warnings)
+    graded = len({e["id"] for e in table.subs if e["state"].get("run") == run_id})
+    print(f"wrote {out}/scores.csv ({len(table.rows)} rows), {out}/questions.csv, {out}/report.html; "
+          f"graded {graded}, reused {reused}, {time.monotonic() - t0:.0f} s", flush=True)
+    return 0
+
+
+def _run_local(layout, spec, items, slots, timeout, progress: bool) -> None:
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(items), unit="submission", desc="grading", file=sys.stderr,
+               disable=not progress, dynamic_ncols=True)
+
+    def done(item, state):
+        reason = f" ({state['reason'][:80]})" if state.get("reason") else ""
+        bar.write(f"{item['id']:30s} {state.get('status', '?'):12s} "
+                  f"{state.get('seconds', 0):6.1f} s{reason}")
+        bar.update(1)
+
+    pool = Pool(layout, spec, slots, timeout, on_done=done)
+    previous = {}
+
+    def interrupted(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        pool.run(items)
+    except KeyboardInterrupt:
+        pool.stop()
+        bar.close()
+        print("interrupted: finished submissions are kept; run the same command again to go on",
+              file=sys.stderr, flush=True)
+        raise SystemExit(130)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    bar.close()
+
+
+def slurm_parameters(opts: BatchOptions, per_task: int, minutes: int, n_chunks: int) -> dict:
+    """submitit's AutoExecutor parameters for one array task per chunk."""
+    params = {"timeout_min": minutes, "slurm_partition": opts.slurm.get("partition"),
+              "cpus_per_task": opts.slurm.get("cpus_per_task") or 2 * per_task,
+              "slurm_array_parallelism": opts.slurm.get("array_parallelism") or n_chunks,
+              "name": "hw12-grade"}
+    if opts.slurm.get("gpus_per_task"):
+        params["gpus_per_node"] = opts.slurm["gpus_per_task"]
+    if opts.slurm.get("mem_gb"):
+        params["mem_gb"] = opts.slurm["mem_gb"]
+    for key in ("account", "qos"):
+        if opts.slurm.get(key):
+            params.setdefault("slurm_additional_parameters", {})[key] = opts.slurm[key]
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _run_submitit(layout, spec, items, opts: BatchOptions, timeout) -> None:
+    """One submitit job per chunk of submissions; each chunk grades with the same pool, on its node."""
+    import submitit
+
+    logs = Path(spec["out"]) / "_submitit"
+    chunks = [items[i:i + opts.chunk_size] for i in range(0, len(items), max(1, opts.chunk_size))]
+    gpus = opts.slurm.get("gpus_per_task") or 0
+    per_task = gpus * max(1, opts.jobs_per_gpu) if gpus else max(1, opts.jobs)  # gradings at once
+    minutes = opts.slurm.get("time_min") or int(len(chunks[0]) * timeout / per_task / 60) + 10
+    if opts.executor == "slurm":
+        ex = submitit.AutoExecutor(folder=logs, cluster="slurm")
+        ex.update_parameters(**slurm_parameters(opts, per_task, minutes, len(chunks)))
+    else:
+        ex = submitit.LocalExecutor(folder=logs)
+        ex.update_parameters(timeout_min=minutes)
+    functions = []
+    for i, chunk in enumerate(chunks):
+        chunk_spec = dict(spec, items=chunk, jobs_per_task=per_task,
+                          jobs_per_gpu=max(1, opts.jobs_per_gpu), timeout_s=timeout)
+        path = logs / f"chunk-{i:04d}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(chunk_spec))
+        functions.append(submitit.helpers.CommandFunction(
+            [sys.executable, "-m", "autograder.batch", "chunk", str(path)], verbose=False,
+            cwd=str(layout.root)))  # the job's own environment: Slurm sets CUDA_VISIBLE_DEVICES
+    with ex.batch():
+        jobs = [ex.submit(f) for f in functions]
+    print(f"submitted {len(jobs)} {opts.executor} job(s) of up to {opts.chunk_size} submissions: "
+          f"{', '.join(j.job_id for j in jobs)}; logs in {logs}", flush=True)
+    from tqdm import tqdm
+
+    for job in tqdm(jobs, unit="chunk", desc="chunks", file=sys.stderr, disable=not opts.progress):
+        try:
+            job.result()
+        except Exception as e:  # noqa: BLE001 - a failed chunk leaves rows marked as stopped
+            print(f"job {job.job_id} failed: {str(e)[-500:]}", file=sys.stderr, flush=True)
+    for item in items:  # whatever a failed or cancelled chunk left undone still gets a row
+        state = read_state(Path(spec["out"]), item["id"])
+        if state is None or state.get("run") != spec["run"]:
+            write_unfinished(spec, item, "its cluster job ended before grading it", 0.0)
+
+
+def run_chunk(layout: Layout, chunk_spec: dict) -> None:
+    """Inside a cluster job: grade one chunk with the GPUs this job was given."""
+    visible = [g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
+    k = chunk_spec["jobs_per_gpu"]
+    slots = [g for g in visible for _ in range(k)] if visible else [None] * chunk_spec["jobs_per_task"]
+    spec = {k: v for k, v in chunk_spec.items() if k not in ("items", "jobs_per_task", "jobs_per_gpu",
+                                                             "timeout_s")}
+    Pool(layout, spec, slots, chunk_spec["timeout_s"]).run(chunk_spec["items"])
+
+
+def main(argv: list[str]) -> int:
+    """``python -m autograder.batch one SPEC ITEM`` (one grading) or ``chunk SPEC_FILE`` (a cluster
+    job)."""
+    if argv[0] == "one":
+        spec, item = json.loads(argv[1]), json.loads(argv[2])
+        grade_one(Layout(spec["root"]), spec, item)
+        return 0
+    if argv[0] == "chunk":
+        chunk_spec = json.loads(Path(argv[1]).read_text())
+        run_chunk(Layout(chunk_spec["root"]), chunk_spec)
+        return 0
+    raise SystemExit(f"unknown command {argv[0]!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
