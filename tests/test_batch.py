@@ -164,7 +164,8 @@ def by_submission(rows: list[dict]) -> dict[str, list[dict]]:
 
 def case_results(out: Path, sub_id: str) -> list[tuple]:
     data = json.loads((out / sub_id / "results.json").read_text())
-    return [(t["name"], t["score"], t["max_score"], t["status"]) for t in data["tests"]]
+    return [(t["name"], t["score"], t["max_score"], t["status"]) for t in data["tests"]
+            if "max_score" in t]  # the summary entry has no score
 
 
 def state_of(out: Path, sub_id: str) -> dict:
