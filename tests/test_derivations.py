@@ -379,6 +379,7 @@ def test_every_module_has_derived_expressions():
         assert sum(t == tag for t, _ in DERIVED) >= 8, tag
 
 
+@pytest.mark.extended  # minutes of sympy: CI runs it after `make test` (make test-extended)
 @pytest.mark.parametrize("tag, name", DERIVED, ids=[f"{t}.{n}" for t, n in DERIVED])
 def test_every_check_can_fail(monkeypatch, tag, name):
     """Each derived expression, changed in any one of its parts, makes a check fail."""
