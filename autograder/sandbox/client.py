@@ -282,7 +282,8 @@ class Sandbox:
         self.imported: set[str] = set()
         self.broken: dict[str, str] = {}  # module -> why it cannot be imported
         self.stuck: dict[str, str] = {}  # function label -> how it hung or crashed (not called again)
-        self.uid = sandbox_ids(opts.user)[0] if sandbox_ids(opts.user) else None
+        ids = sandbox_ids(opts.user)
+        self.uid = ids[0] if ids else None  # whose left-over processes and files are swept
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def begin_test(self, seed: int, time_limit_s: float) -> None:
