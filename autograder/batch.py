@@ -42,11 +42,10 @@ from pathlib import Path
 import yaml
 
 from .config import load_config
-from .results import failure_results, write_results
+from .results import STATE_FILE, failure_results, result_name, write_results
 from .supervisor import SKIP_DIRS, GradeOptions, Layout, UploadError, find_file, grade_part, safe_extract
 
 META_FILE = "submission_metadata.yml"
-STATE_FILE = "grading.json"
 HASH_VERSION = "1"  # bump when the meaning of the hash changes
 GRACE_S = 120.0  # on top of the parts' budgets before a grading process is stopped from outside
 MAX_HASHED_FILES = 20000
@@ -277,10 +276,6 @@ def _extract(archive: Path, dest: Path) -> None:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
         raise UploadError(f"{archive.name} is not a readable zip file ({type(e).__name__})") from e
-
-
-def result_name(part: str, parts: list[str]) -> str:
-    return "results.json" if len(parts) == 1 else f"results-{part}.json"
 
 
 def _clear(dest: Path) -> None:

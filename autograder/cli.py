@@ -1,4 +1,4 @@
-"""``python -m autograder build | grade | simulate | validate | gradescope`` (see README.md)."""
+"""``python -m autograder build | grade | simulate | validate | record | gradescope`` (see README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -212,6 +212,13 @@ def cmd_validate(args) -> int:
     return validate(REPO, parts=args.part, jobs=args.jobs, verbose=not args.quiet)
 
 
+# ---- record -----------------------------------------------------------------------------------------
+def cmd_record(args) -> int:
+    from .record import record
+
+    return record(REPO, parts=args.part, timeout=args.timeout)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -253,6 +260,11 @@ def main(argv=None) -> int:
     v.add_argument("--part", action="append", help="only these parts (repeatable)")
     v.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     v.add_argument("--quiet", action="store_true")
+    r = sub.add_parser("record", help="re-run the reference notebooks whose output the reference "
+                       "submission and the answer key carry (after editing early_exit.py or rlhf.py)")
+    r.add_argument("--part", action="append", choices=["diffusion", "early_exit", "rlhf"],
+                   help="only these parts (repeatable; default: all)")
+    r.add_argument("--timeout", type=int, default=7200, help="per-cell timeout in seconds")
     m = sub.add_parser("simulate", help="run a part's zip as Gradescope does (root, sandbox user, "
                        "cgroup memory limit and CPU quota)")
     m.add_argument("submission", nargs="?", help="folder or zip (default: the reference solutions)")
@@ -271,4 +283,5 @@ def main(argv=None) -> int:
     s.add_argument("--results", default="/autograder/results/results.json")
     args = ap.parse_args(argv)
     return {"build": cmd_build, "grade": cmd_grade, "validate": cmd_validate,
-            "simulate": cmd_simulate, "gradescope": cmd_gradescope}[args.cmd](args)
+            "simulate": cmd_simulate, "record": cmd_record,
+            "gradescope": cmd_gradescope}[args.cmd](args)

@@ -79,7 +79,7 @@ def _flags(data: dict, state: dict) -> list[str]:
 
 def gather(cfg, cases, out: Path, subs, parts: list[str], questions, tier: str) -> Table:
     """Read every submission's results into one table (a row per student and part)."""
-    from .batch import STATE_FILE, result_name
+    from .results import STATE_FILE, result_name
 
     table = Table(parts=parts, questions={p: _selected_questions(cfg, cases, p, questions, tier)
                                           for p in parts},

@@ -1,34 +1,32 @@
 """Run the RLHF notebook headless and print its headline figures.
 
-    python benchmarks/rlhf_figures.py [--full] [--package-dir solutions] [--write-reference]
-                                      [--threads N] [--timeout SECONDS]
+    python benchmarks/rlhf_figures.py [--full] [--package-dir solutions] [--threads N]
+                                      [--timeout SECONDS]
 
 Copies ``hw12/`` and ``hw12_rlhf.ipynb`` from the package directory to a temporary folder, runs
 every cell (``HW12_QUICK=1`` unless ``--full``), and reads the ``submission_log.json`` it writes.
 Prints SFT ROUGE-L, the reward model's held-out pairwise accuracy, proxy reward and hidden true
 quality before and after RL (and for the kl_coef = 0 run), the final KL and the wall time.
-``--write-reference`` copies the log to ``solutions/submission_log.json`` (the reference log the
-q4_log tests grade; its code hash must match ``solutions/hw12/rlhf.py``).
+The script only measures; ``python -m autograder record --part rlhf`` runs the quick mode the same
+way (``autograder/record.py``) and writes the reference log ``solutions/submission_log.json``.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import notebook_run  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from autograder.record import run_rlhf  # noqa: E402
 
 
 def run_notebook(package_dir: Path, quick: bool, threads: int | None, timeout: int) -> dict:
     env = {"HW12_QUICK": "1" if quick else "0"}
     if threads:
         env["HW12_THREADS"] = str(threads)
-    return notebook_run.run_notebook(package_dir, "hw12_rlhf.ipynb", "submission_log.json", env,
-                                     timeout)
+    return run_rlhf(package_dir, env, timeout)
 
 
 def summarise(log: dict, wall: float) -> str:
@@ -58,18 +56,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="default sizes instead of HW12_QUICK=1")
     ap.add_argument("--package-dir", default=str(ROOT / "solutions"))
-    ap.add_argument("--write-reference", action="store_true",
-                    help="copy the log to solutions/submission_log.json")
     ap.add_argument("--threads", type=int, default=None, help="torch threads in the notebook")
     ap.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
     args = ap.parse_args(argv)
     t0 = time.time()
     log = run_notebook(Path(args.package_dir), not args.full, args.threads, args.timeout)
     print(summarise(log, time.time() - t0))
-    if args.write_reference:
-        dest = ROOT / "solutions" / "submission_log.json"
-        dest.write_text(json.dumps(log, indent=1) + "\n")
-        print(f"wrote {dest.relative_to(ROOT)}")
     return 0
 
 

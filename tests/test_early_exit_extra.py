@@ -59,7 +59,7 @@ def ee():
 def reference_answers():
     path = SOL / ANSWERS
     assert path.exists(), ("solutions/early_exit_answers.json is missing: run "
-                           "`python benchmarks/early_exit_figures.py --size cpu --record`")
+                           "`python -m autograder record --part early_exit`")
     return json.loads(path.read_text())
 
 
@@ -160,11 +160,13 @@ def test_count_macs_linear_and_mode(ee):
 
 
 def test_full_model_macs_match_the_baseline(ee):
+    from hw12.early_exit_models import ResNet, SmallResNet
+
     x = torch.randn(2, 3, 32, 32)
-    model, base = ee.EarlyExitResNet(), ee.ResNet()
+    model, base = ee.EarlyExitResNet(), ResNet()
     cum = [ee.count_macs(model.exits_up_to(i), x) for i in range(model.num_exits)]
     assert cum == sorted(cum) and abs(cum[-1] - ee.count_macs(base, x)) < 1e-3 * cum[-1]
-    assert 0.4 < ee.count_macs(ee.SmallResNet(), x) / cum[-1] < 0.6
+    assert 0.4 < ee.count_macs(SmallResNet(), x) / cum[-1] < 0.6
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,10 +253,12 @@ def test_q3b_gpu_reduced_cpu_reference_passes_and_all_blocks_predict_fails():
     assert "q3b_gpu" in _grade(bad, ["q3b_gpu"])
 
 
-def test_offline_data_is_the_default(ee):
-    cfg = ee.EarlyExitConfig()
+def test_offline_data_is_the_default():
+    from hw12.early_exit_training import EarlyExitConfig
+
+    cfg = EarlyExitConfig()
     assert cfg.data_source == "shapes10" and cfg.download is False
-    assert ee.EarlyExitConfig.describe().count("\n") + 1 == len(cfg.to_dict())
+    assert EarlyExitConfig.describe().count("\n") + 1 == len(cfg.to_dict())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,21 +300,18 @@ def test_bad_predict_outputs_lose_the_predict_question_with_a_message(name):
 
 def test_key_numbers_come_from_the_reference_answers(reference_answers):
     """solutions/written/q3b_reference_results.json (the key's Q3(b) numbers) and the reference
-    answers file were written by the same run of benchmarks/early_exit_figures.py --record."""
-    import importlib.util
+    answers file were written by the same run of `python -m autograder record --part early_exit`."""
     import sys
+
+    from autograder.record import key_results
 
     sys.path.insert(0, str(SOL))
     try:
         from derivations import EXPERIMENT_KEYS
     finally:
         sys.path.remove(str(SOL))
-    spec = importlib.util.spec_from_file_location(
-        "early_exit_figures", inprocess.ROOT / "benchmarks" / "early_exit_figures.py")
-    figures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(figures)
     recorded = json.loads((SOL / "written" / "q3b_reference_results.json").read_text())
-    derived = figures.key_results(reference_answers)
+    derived = key_results(reference_answers)
     assert set(EXPERIMENT_KEYS) <= set(derived)
     for name in EXPERIMENT_KEYS:
         assert recorded[name] == pytest.approx(derived[name], rel=1e-12, nan_ok=True), name

@@ -17,6 +17,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+# given helpers (hw12/diffusion_helpers.py): uniform draws from a generator, per-example shaping
+from hw12.diffusion_helpers import broadcast_per_example, uniform_like
+
 __all__ = [
     "survival_prob",
     "forward_step",
@@ -25,46 +28,7 @@ __all__ = [
     "posterior_prob_plus",
     "bernoulli_kl",
     "diffusion_loss",
-    "uniform_like",
-    "broadcast_per_example",
 ]
-
-
-# ----------------------------------------------------------------------------------------------
-# Helpers (given): random numbers from an explicit generator, per-example broadcasting.
-# ----------------------------------------------------------------------------------------------
-def uniform_like(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Independent Uniform[0, 1) numbers, one per entry of ``like``.
-
-    like: tensor of any shape; the result has its shape, floating dtype and device.
-    generator: ``torch.Generator`` to draw from (on any device), or None for torch's default one.
-    """
-    device = generator.device if generator is not None else like.device
-    u = torch.rand(like.shape, generator=generator, device=device, dtype=like.dtype)
-    return u.to(like.device)
-
-
-def broadcast_per_example(values, like: torch.Tensor) -> torch.Tensor:
-    """Shape per-example values so that they broadcast against ``like`` along dim 0.
-
-    values: a Python number, a 0-dim tensor, or a tensor of shape (B,) with B = like.shape[0].
-    like: tensor of shape (B, ...).
-    Returns a tensor on like's device: 0-dim for a number or 0-dim tensor, otherwise of shape
-    (B, 1, ..., 1) with like.dim() dimensions. Floating values are cast to like's dtype.
-    """
-    if isinstance(values, torch.Tensor):
-        v = values.to(like.device)
-    elif isinstance(values, float):
-        v = torch.tensor(values, dtype=like.dtype, device=like.device)
-    else:
-        v = torch.as_tensor(values, device=like.device)
-    if v.is_floating_point():
-        v = v.to(like.dtype)
-    if v.dim() == 0:
-        return v
-    if v.dim() != 1 or v.shape[0] != like.shape[0]:
-        raise ValueError(f"expected per-example values of shape ({like.shape[0]},), got {tuple(v.shape)}")
-    return v.reshape((-1,) + (1,) * (like.dim() - 1))  # (B,) -> (B, 1, ..., 1)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -7,18 +7,18 @@ Q_t(Y_{t-1}[j] = +1 | Y_t = y_t) for every pixel j (HW12 Q1(c)). Sampling runs t
 and each step turns a sample of time t into a sample of time t - 1.
 
 Images are float tensors of shape (B, 1, H, W) with entries in {-1.0, +1.0}.
-The training loop calls the student's ``sample_forward`` and ``diffusion_loss``.
+The training loop runs your ``sample_forward`` and ``diffusion_loss`` (hw12/binary_diffusion.py),
+which it receives as arguments.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-
-from . import binary_diffusion as bd
 
 __all__ = [
     "timestep_embedding",
@@ -134,17 +134,19 @@ def _randint(low: int, high: int, shape, generator: torch.Generator | None, devi
 
 
 def train_binary_diffusion(model: nn.Module, data: torch.Tensor, cfg,
+                           sample_forward: Callable, diffusion_loss: Callable,
                            generator: torch.Generator | None = None,
                            progress: bool = True) -> list[float]:
     """Fit ``model`` with the KL loss of Q1(e), drawing t uniformly from 1..T for each image.
 
     One step: pick ``cfg.batch_size`` images x0, draw t, sample y_t ~ q(Y_t | Y_0 = x0) with
-    ``bd.sample_forward``, and minimise ``bd.diffusion_loss(model(y_t, t), y_t, x0, t, cfg.delta)``.
+    ``sample_forward``, and minimise ``diffusion_loss(model(y_t, t), y_t, x0, t, cfg.delta)``.
 
     Args:
         model: maps ((B, 1, H, W) ±1, (B,) long) to logits (B, 1, H, W); trained in place.
         data: (N, 1, H, W) ±1 training images (on any device; batches move to the model's).
         cfg: a ``DiffusionConfig`` (uses T, delta, lr, train_steps, batch_size).
+        sample_forward, diffusion_loss: the functions of hw12/binary_diffusion.py (Q1(b), Q1(e)).
         generator: randomness for batches, steps and forward samples.
         progress: show a tqdm progress bar.
 
@@ -161,8 +163,8 @@ def train_binary_diffusion(model: nn.Module, data: torch.Tensor, cfg,
         idx = _randint(0, data.shape[0], (cfg.batch_size,), generator, data.device)
         x0 = data[idx].to(device)                                           # (B, 1, H, W)
         t = _randint(1, cfg.T + 1, (cfg.batch_size,), generator, device)    # (B,)
-        y_t = bd.sample_forward(x0, t, cfg.delta, generator=generator)      # (B, 1, H, W)
-        loss = bd.diffusion_loss(model(y_t, t), y_t, x0, t, cfg.delta)
+        y_t = sample_forward(x0, t, cfg.delta, generator=generator)         # (B, 1, H, W)
+        loss = diffusion_loss(model(y_t, t), y_t, x0, t, cfg.delta)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -40,13 +40,16 @@ from typing import Dict, List, Optional, Sequence
 import torch
 
 __all__ = [
-    "USE_REAL_DATA", "QualityWeights", "make_corpus", "load_corpus", "train_tokenizer",
+    "IGNORE_INDEX", "USE_REAL_DATA", "QualityWeights", "make_corpus", "load_corpus", "train_tokenizer",
     "encode_articles", "encode_summaries", "decode", "rouge_l", "facts_present", "true_quality",
     "preference_oracle", "LOG_SCHEMA_PATH", "load_log_schema", "validate_log", "file_sha256",
 ]
 
 #: Switch for the real-data path. Off unless HW12_REAL_DATA=1 is set before import.
 USE_REAL_DATA = os.environ.get("HW12_REAL_DATA", "0") == "1"
+
+#: Label id of the positions a loss ignores (padding after </s>), the transformers convention.
+IGNORE_INDEX = -100
 
 PAD, EOS, UNK, SEP = "<pad>", "</s>", "<unk>", "<sep>"
 SPECIAL_TOKENS = [PAD, EOS, UNK, SEP]  # ids 0, 1, 2, 3 (T5 uses pad = 0 as the decoder start)
@@ -208,7 +211,7 @@ def encode_summaries(tokenizer, summaries: Sequence[str], max_len: int = 32):
     """Summaries -> labels (N, T) long with </s> at the end and -100 at padding positions."""
     enc = tokenizer(list(summaries), padding=True, truncation=True, max_length=max_len,
                     return_tensors="pt")
-    return enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
+    return enc["input_ids"].masked_fill(enc["attention_mask"] == 0, IGNORE_INDEX)
 
 
 def decode(tokenizer, ids: torch.Tensor) -> List[str]:

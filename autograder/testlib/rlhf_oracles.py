@@ -385,4 +385,5 @@ def evaluate_policy(world: Dict[str, Any], policy_state: Optional[Dict[str, Any]
     ref = reference_package()
     return ref["rlhf_models"].evaluate_policy(
         world["checkpoint"], policy_state, world["tokenizer"], world["test"], world["test_ids"],
-        world["test_mask"], device=device, seed=seed)
+        world["test_mask"], sequence_log_probs=ref["rlhf"].sequence_log_probs, device=device,
+        seed=seed)

@@ -16,41 +16,10 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["alpha_bar", "q_sample", "q_posterior_mean_variance", "normal_like", "extract"]
+# given helpers (hw12/diffusion_helpers.py): normal draws from a generator, schedule look-up by t
+from hw12.diffusion_helpers import extract, normal_like
 
-
-# ----------------------------------------------------------------------------------------------
-# Helpers (given)
-# ----------------------------------------------------------------------------------------------
-def normal_like(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Independent N(0, 1) numbers, one per entry of ``like``.
-
-    like: tensor of any shape; the result has its shape, floating dtype and device.
-    generator: ``torch.Generator`` to draw from (on any device), or None for torch's default one.
-    """
-    device = generator.device if generator is not None else like.device
-    eps = torch.randn(like.shape, generator=generator, device=device, dtype=like.dtype)
-    return eps.to(like.device)
-
-
-def extract(values: torch.Tensor, t, like: torch.Tensor) -> torch.Tensor:
-    """Look up ``values[t]`` and shape it to broadcast against ``like`` along dim 0.
-
-    values: 1-D tensor indexed by the step (e.g. the (T+1,) output of ``alpha_bar``).
-    t: int, or LongTensor of shape (B,) with B = like.shape[0].
-    like: (B, ...) tensor.
-    Returns a tensor with like's device and dtype: 0-dim for an int t, otherwise (B, 1, ..., 1)
-    with like.dim() dimensions.
-    """
-    if isinstance(t, torch.Tensor):
-        out = values[t.to(values.device).long()]
-        if out.dim() == 1:
-            if out.shape[0] != like.shape[0]:
-                raise ValueError(f"t has {out.shape[0]} entries but the batch has {like.shape[0]}")
-            out = out.reshape((-1,) + (1,) * (like.dim() - 1))  # (B,) -> (B, 1, ..., 1)
-    else:
-        out = values[int(t)]
-    return out.to(device=like.device, dtype=like.dtype)
+__all__ = ["alpha_bar", "q_sample", "q_posterior_mean_variance"]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ the training loops of the supervised and reward-modelling stages. Given code.
   with the default ``ModelConfig``), trained by supervised fine-tuning (SFT) on reference summaries.
 * Reward model: the SFT transformer without its output layer (encoder reads the article, decoder
   reads the summary), initialised from the SFT policy as in InstructGPT, followed by
-  ``rlhf.RewardHead`` (masked mean of the decoder states -> scalar).
+  ``RewardHead`` (masked mean of the decoder states -> scalar).
+* ``sample_summaries`` draws summaries from a policy by ancestral sampling.
 * Checkpoints are plain dicts of configs and state dicts (``make_checkpoint``), so they can be saved
   with ``torch.save`` and loaded with ``torch.load(weights_only=True)``.
 
@@ -23,12 +24,11 @@ import torch
 import torch.nn as nn
 from transformers import T5Config, T5ForConditionalGeneration, T5Model
 
-try:
-    from .rlhf import IGNORE_INDEX, RewardHead
-except ImportError:  # imported as a top-level module
-    from rlhf import IGNORE_INDEX, RewardHead
+from hw12 import rlhf_data as D
+from hw12.rlhf_data import IGNORE_INDEX
 
-__all__ = ["USE_PRETRAINED", "ModelConfig", "build_policy", "RewardModel", "make_checkpoint",
+__all__ = ["USE_PRETRAINED", "ModelConfig", "build_policy", "RewardHead", "RewardModel",
+           "sample_summaries", "make_checkpoint",
            "load_checkpoint", "save_checkpoint", "read_checkpoint", "load_pretrained_policy",
            "train_sft", "train_reward_model", "pairwise_accuracy", "batched", "pad_labels",
            "make_preference_pairs", "evaluate_policy"]
@@ -61,9 +61,26 @@ def build_policy(vocab_size: int, cfg: ModelConfig = ModelConfig()) -> T5ForCond
     return T5ForConditionalGeneration(config)
 
 
+class RewardHead(nn.Module):
+    """Scalar head of the reward model: masked mean of transformer states -> one number.
+
+    forward(hidden (B, L, D), mask (B, L)) -> (B,) scores.
+    """
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(d_model)
+        self.proj = nn.Linear(d_model, 1)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask.to(hidden.dtype).unsqueeze(-1)                          # (B, L, 1)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)           # (B, D)
+        return self.proj(self.norm(pooled)).squeeze(-1)                  # (B,)
+
+
 class RewardModel(nn.Module):
     """r(x, y): a T5 transformer whose encoder reads the article and whose decoder reads the whole
-    summary, followed by ``rlhf.RewardHead`` (masked mean of the decoder states -> scalar).
+    summary, followed by ``RewardHead`` (masked mean of the decoder states -> scalar).
 
     Initialised from the SFT policy (``from_policy``), as InstructGPT initialises its reward model
     from the SFT model: the decoder already knows which words a good summary uses, and the head
@@ -99,6 +116,50 @@ class RewardModel(nn.Module):
                                decoder_input_ids=dec_ids,
                                decoder_attention_mask=dec_mask).last_hidden_state  # (B, T+1, D)
         return self.head(hidden, dec_mask)                                  # (B,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling
+# ---------------------------------------------------------------------------------------------
+@torch.no_grad()
+def sample_summaries(policy: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     max_new_tokens: int = 32, temperature: Union[float, torch.Tensor] = 1.0,
+                     generator: Optional[torch.Generator] = None, greedy: bool = False):
+    """Sample one summary per article by ancestral sampling from the policy.
+
+    Args:
+        input_ids, attention_mask: (B, S) encoded articles.
+        temperature: a float, or a (B,) tensor giving each article its own temperature.
+        generator: a torch.Generator on the policy's device (sampling is reproducible with it).
+        greedy: take the most likely token instead of sampling.
+    Returns:
+        labels (B, T) long: sampled tokens up to and including the first </s>, then -100.
+        A summary that has not ended after max_new_tokens tokens is cut there (no </s>).
+    """
+    cfg = policy.config
+    B = input_ids.shape[0]
+    device = input_ids.device
+    encoder_outputs = policy.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
+    decoder_in = torch.full((B, 1), cfg.decoder_start_token_id, dtype=torch.long, device=device)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    temp = torch.as_tensor(temperature, dtype=torch.float32, device=device).reshape(-1, 1)  # (B or 1, 1)
+    out, past = [], None
+    for _ in range(max_new_tokens):
+        step = policy(encoder_outputs=encoder_outputs, attention_mask=attention_mask,
+                      decoder_input_ids=decoder_in, past_key_values=past, use_cache=True)
+        past = step.past_key_values
+        logits = step.logits[:, -1, :].float()                           # (B, V)
+        if greedy:
+            nxt = logits.argmax(-1)
+        else:
+            probs = torch.softmax(logits / temp, dim=-1)
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        out.append(nxt.masked_fill(done, IGNORE_INDEX))
+        done = done | (nxt == cfg.eos_token_id)
+        decoder_in = nxt.unsqueeze(-1)                                   # (B, 1) next input
+        if bool(done.all()):
+            break
+    return torch.stack(out, dim=1)                                       # (B, T)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,13 +333,6 @@ def make_preference_pairs(policy: T5ForConditionalGeneration, tokenizer, corpus:
     varied quality teach the reward model more, as InstructGPT's comparisons of outputs from
     several models do). Returns input_ids/attention_mask (N, S), chosen/rejected (N, T) labels, and the
     hidden qualities of both (for diagnostics only)."""
-    try:
-        from . import rlhf_data as D
-        from .rlhf import sample_summaries
-    except ImportError:
-        import rlhf_data as D
-        from rlhf import sample_summaries
-
     policy.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(seed)
     temps = torch.tensor(temperatures, dtype=torch.float32)
@@ -310,22 +364,18 @@ def make_preference_pairs(policy: T5ForConditionalGeneration, tokenizer, corpus:
 @torch.no_grad()
 def evaluate_policy(checkpoint: Dict[str, Any], policy_state: Optional[Dict[str, torch.Tensor]],
                     tokenizer, corpus: List[Dict], input_ids: torch.Tensor,
-                    attention_mask: torch.Tensor, device="cpu", seed: int = 123,
-                    batch_size: int = 256, return_summaries: bool = False) -> Dict[str, Any]:
+                    attention_mask: torch.Tensor, *,
+                    sequence_log_probs: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                    device="cpu", seed: int = 123, batch_size: int = 256,
+                    return_summaries: bool = False) -> Dict[str, Any]:
     """Evaluate a policy on held-out articles: one seeded sample per article.
 
     policy_state: a state dict for the checkpoint's policy architecture, or None for the SFT
-    policy itself. Returns mean "true_quality", "rouge_l", "facts_present", "proxy_reward"
+    policy itself. sequence_log_probs: ``sequence_log_probs`` of hw12/rlhf.py (for the KL
+    estimate). Returns mean "true_quality", "rouge_l", "facts_present", "proxy_reward"
     (checkpoint's reward model), "kl" (mean log pi - log pi_SFT of the samples) and "length"
     (words); with return_summaries also the decoded "summaries".
     """
-    try:
-        from . import rlhf_data as D
-        from .rlhf import sample_summaries, sequence_log_probs
-    except ImportError:
-        import rlhf_data as D
-        from rlhf import sample_summaries, sequence_log_probs
-
     sft, reward_model = load_checkpoint(checkpoint, device=device)
     policy = sft
     if policy_state is not None:
