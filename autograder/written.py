@@ -59,10 +59,10 @@ def render_written(root: Path):
         sys.path.remove(str(root / "solutions"))
     text = src.read_text(encoding="utf-8")
     measured = root / MEASURED
-    if measured.exists():  # written by benchmarks/early_exit_figures.py --record
+    if measured.exists():  # written by python -m autograder record --part early_exit
         experiments = experiment_values(json.loads(measured.read_text(encoding="utf-8")))
     else:
-        experiments = {k: "(not yet measured: run benchmarks/early_exit_figures.py --record)"
+        experiments = {k: "(not yet measured: run python -m autograder record --part early_exit)"
                        for k in EXPERIMENT_KEYS + SWEEP_KEYS + RUN_KEYS}
     values = {**key_values(), **handout_values(), **experiments}
     key = render(text, values, keep_solutions=True)
