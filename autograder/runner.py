@@ -107,7 +107,7 @@ def seed_everything(seed: int) -> None:
 
 def describe_failure(exc: BaseException, visibility: str) -> str:
     """A message for the student: the test's own words, or what their code did."""
-    from .sandbox.client import SandboxAbort, StudentRaised
+    from .sandbox.client import SandboxAbort, StudentRaised, ZygoteFailed
 
     notes = "\n".join(getattr(exc, "__notes__", []) or [])
     if isinstance(exc, AssertionError):
@@ -116,6 +116,9 @@ def describe_failure(exc: BaseException, visibility: str) -> str:
         text = f"Not implemented yet: {exc.student_message}"
     elif isinstance(exc, StudentRaised):
         text = f"Your code raised an error: {exc}"
+    elif isinstance(exc, ZygoteFailed):
+        text = (f"The autograder could not start a process for your code ({exc}); please tell "
+                "the course staff.")
     elif isinstance(exc, (SandboxAbort, FileNotFoundError, SubmissionError)):
         text = str(exc)
     elif isinstance(exc, AttributeError) and "is missing" in str(exc):
@@ -142,7 +145,6 @@ def run_job(job: dict) -> None:
     device = job.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
     sandbox = Sandbox(SandboxOptions(
         package_root=Path(job["package_root"]), log_path=Path(job["worker_log"]),
-        worker=Path(job["worker_script"]),
         start_timeout_s=job["start_timeout_s"], import_timeout_s=job["import_timeout_s"],
         user=job.get("sandbox_user"), home=Path(job["student_home"]),
         env={"HW12_DEVICE": device}))

@@ -23,7 +23,6 @@ from pathlib import Path
 from .config import Case, GradingConfig
 from .results import CaseResult, build_results
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 BACKSTOP_GRACE_S = 30.0  # on top of a case's limit + worker start-up: the sandbox enforces the tight one
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 MAX_UPLOAD_FILES = 5000
@@ -92,7 +91,6 @@ class ScratchPaths:
     ``scratch/``      root, 0711: the student's process may pass through, not list it
     ``private/``      root, 0700: job, events, logs, the submitted data files (never the student's)
     ``pkg/hw12/``     root, 0755/0644: the student's package, readable and not writable by them
-    ``sandbox_bin/``  root, 0755/0644: the worker script, so a restart runs the grader's own copy
     ``home/``         the sandbox user, 0700: HOME, TMPDIR and working folder of the student's code
 
     Modes are set explicitly, so the layout is the same whatever umask the grader runs under.
@@ -103,7 +101,6 @@ class ScratchPaths:
         self.private = self.root / "private"
         self.submission = self.private / "submission"
         self.pkg = self.root / "pkg"
-        self.sandbox_bin = self.root / "sandbox_bin"
         self.home = self.root / "home"
 
     def create(self, sandbox_user: str | None) -> None:
@@ -118,17 +115,13 @@ class ScratchPaths:
 
             entry = pwd.getpwnam(sandbox_user)
             os.chown(self.home, entry.pw_uid, entry.pw_gid)
-        self.sandbox_bin.mkdir()
-        for name in ("worker.py", "protocol.py"):
-            shutil.copyfile(PACKAGE_DIR / "sandbox" / name, self.sandbox_bin / name)
 
     def publish(self) -> None:
-        """Make the package and the worker readable (never writable) by anyone."""
-        for top in (self.pkg, self.sandbox_bin):
-            for dirpath, _, filenames in os.walk(top):
-                os.chmod(dirpath, 0o755)
-                for name in filenames:
-                    os.chmod(os.path.join(dirpath, name), 0o644)
+        """Make the package readable (never writable) by anyone."""
+        for dirpath, _, filenames in os.walk(self.pkg):
+            os.chmod(dirpath, 0o755)
+            for name in filenames:
+                os.chmod(os.path.join(dirpath, name), 0o644)
 
 
 def _plain_file(upload: Path, rel: Path) -> Path | None:
@@ -352,7 +345,6 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
             "start_timeout_s": cfg.defaults.start_timeout_s,
             "import_timeout_s": cfg.defaults.import_timeout_s, "device": opts.device,
             "cpu_fallback": opts.device == "cpu", "sandbox_user": opts.sandbox_user,
-            "worker_script": str(paths.sandbox_bin / "worker.py"),
         }
         job_path = paths.private / "job.json"
         job_path.write_text(json.dumps(job))

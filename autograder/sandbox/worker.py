@@ -1,6 +1,6 @@
 """The student worker: imports the submitted ``hw12`` package and answers calls from the test runner.
 
-    python -I worker.py --fd-in R --fd-out W --package-root DIR
+Each worker is a child of the fork server (zygote.py), which calls ``serve`` after confining it.
 
 Runs untrusted code, so it knows nothing secret: it imports only the standard library, torch and the
 sibling ``protocol.py``; tests, oracles and reference code stay in the runner process. Every reply is
@@ -8,7 +8,6 @@ made of plain data (see protocol.py); anything else stays here and is referred t
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import random
@@ -159,15 +158,10 @@ class Worker:
         return ("err", type(exc).__name__, message[:MAX_MESSAGE], "\n".join(lines)[:MAX_MESSAGE])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--fd-in", type=int, required=True)
-    ap.add_argument("--fd-out", type=int, required=True)
-    ap.add_argument("--package-root", required=True)
-    a = ap.parse_args()
-    sys.path.insert(0, a.package_root)  # the working folder is the student's writable home
-    fd_in, fd_out = a.fd_in, a.fd_out
-    worker = Worker(a.package_root)
+def serve(fd_in: int, fd_out: int, package_root: str) -> None:
+    """Answer the runner's requests on ``fd_in`` with replies on ``fd_out`` until it hangs up."""
+    sys.path.insert(0, package_root)  # the working folder is the student's writable home
+    worker = Worker(package_root)
     import torch  # noqa: F401 - imported before any request, so request timing excludes it
 
     torch.set_num_threads(int(os.environ.get("HW12_WORKER_THREADS", "1")))
@@ -184,7 +178,3 @@ def main() -> None:
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
             payload = P.dumps((request_id, worker.describe(exc)))
         P.write_frame(fd_out, payload)
-
-
-if __name__ == "__main__":
-    main()
