@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import ConfigError, load_config
 from .results import (CaseResult, failure_results, reserve_results, staff_view,
                       write_results)
-from .supervisor import (GradeOptions, Layout, UploadError, find_file, grade_part,
+from .supervisor import (GradeOptions, Layout, RunnerPool, UploadError, find_file, grade_part,
                          protect_from_oom_killer, safe_extract)
 from .written import render_written, write_key, write_pdfs
 
@@ -71,12 +71,13 @@ def parts_in(upload: Path, cfg) -> list[str]:
 def grade_upload(layout, cfg, cases, upload: Path, parts: list[str], opts: GradeOptions,
                  verbose: bool, questions: set[str] | None = None) -> dict[str, dict]:
     out = {}
-    for part in parts:
-        selected = [c for c in cases[part] if questions is None or c.question in questions]
-        if verbose:
-            print(f"grading part {part} ({len(selected)} test cases)", flush=True)
-        out[part] = grade_part(layout, cfg, part, selected, upload, opts,
-                               echo=_echo if verbose else None)
+    with RunnerPool() as pool:  # one runner for every part
+        for part in parts:
+            selected = [c for c in cases[part] if questions is None or c.question in questions]
+            if verbose:
+                print(f"grading part {part} ({len(selected)} test cases)", flush=True)
+            out[part] = grade_part(layout, cfg, part, selected, upload, opts,
+                                   echo=_echo if verbose else None, pool=pool)
     return out
 
 

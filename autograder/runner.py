@@ -1,11 +1,12 @@
 """The trusted test runner: executes test cases against the sandboxed student code.
 
-    python -m autograder.runner JOB.json
+    python -m autograder.runner        (job file paths on stdin, one per line)
 
-Started by the supervisor (autograder/supervisor.py), one job at a time. The job names the cases to
-run; for each one the runner appends two JSON lines to the job's events file: ``start`` before and
-``end`` (passed, message, seconds) after. If this process dies, the supervisor knows which case was
-running from the last ``start`` without an ``end`` and restarts a runner for the rest.
+Started by the supervisor (autograder/supervisor.py), which hands it jobs one at a time and may
+keep it for many gradings (``RunnerPool``). A job (sandbox/protocol.py) names the cases to run; for
+each one the runner appends a ``start`` and an ``end`` event to the job's events file, and ``done``
+when the job is over. If this process dies, the supervisor knows which case was running from the
+last ``start`` without an ``end`` and starts a runner for the rest.
 
 Hidden test source, oracles and reference data stay in this process; the student's code runs in the
 worker (autograder/sandbox) and is only ever called through proxies.
@@ -21,6 +22,8 @@ import time
 import traceback
 import types
 from pathlib import Path
+
+from .sandbox.protocol import CaseSpec, Event, Job
 
 MAX_MESSAGE = 3000
 
@@ -133,73 +136,87 @@ def describe_failure(exc: BaseException, visibility: str) -> str:
     return text[:MAX_MESSAGE]
 
 
-def run_job(job: dict) -> None:
+_LOADED: dict[str, tuple[tuple[int, int], dict[str, test_case]]] = {}
+
+
+def test_functions(path: str) -> dict[str, test_case]:
+    """The test cases of one otter test file, loaded once per runner (again if the file changed)."""
+    st = os.stat(path)
+    key = (st.st_mtime_ns, st.st_size)
+    if path not in _LOADED or _LOADED[path][0] != key:
+        _LOADED[path] = (key, load_test_functions(Path(path)))
+    return _LOADED[path][1]
+
+
+def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
+             cpu_fallback: bool) -> Event:
+    """Run one case; its ``end`` event."""
+    t0 = time.monotonic()
+    if case.tier == "gpu" and device != "cuda" and not cpu_fallback:
+        return Event("end", case.id, "skipped", "skipped: this GPU-tier test needs CUDA, which this "
+                     "machine lacks")
+    try:
+        tc = test_functions(case.file)[case.function]
+    except Exception as exc:  # noqa: BLE001 - the grader's fault, not the student's
+        return Event("end", case.id, "failed", f"The autograder could not load this test "
+                     f"({type(exc).__name__}: {exc}); please tell the course staff.")
+    try:
+        seed_everything(case.seed)
+        sandbox.begin_test(case.seed, case.time_limit_s)
+        env = {"submission": submission, "device": device}
+        kwargs = {name: env[name] if name in env else sandbox.module(name)
+                  for name in inspect.signature(tc.test_func).parameters}
+        tc.test_func(**kwargs)
+        return Event("end", case.id, "passed", tc.success_message or "",
+                     time.monotonic() - t0 - sandbox.uncharged_s)
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        message = describe_failure(exc, case.visibility)
+        if tc.failure_message:
+            message = f"{tc.failure_message}\n{message}"
+        return Event("end", case.id, "failed", message, time.monotonic() - t0 - sandbox.uncharged_s)
+
+
+def run_job(job: Job) -> None:
+    """Run the job's cases in order, appending their events; ``done`` last, whatever happens."""
+    import torch
+
     from .sandbox.client import Sandbox, SandboxOptions
 
+    if job.trusted_release not in sys.path:
+        sys.path.insert(0, job.trusted_release)  # given support code (trusted)
+    device = job.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    sandbox = Sandbox(SandboxOptions(
+        package_root=Path(job.package_root), log_path=Path(job.worker_log),
+        start_timeout_s=job.start_timeout_s, import_timeout_s=job.import_timeout_s,
+        user=job.sandbox_user, home=Path(job.student_home), env={"HW12_DEVICE": device}))
+    sandbox.broken.update(job.missing_modules)
+    submission = SubmissionFiles(Path(job.submission_dir))
+    with open(job.events, "a", buffering=1) as events:
+        try:
+            for case in job.cases:
+                if os.path.exists(job.stop_file):
+                    break
+                sandbox.sweep()  # processes the student's code left behind in the last test
+                events.write(Event("start", case.id).line())
+                events.write(run_case(case, sandbox, submission, device, job.cpu_fallback).line())
+        finally:
+            sandbox.close()
+            events.write(Event("done").line())
+
+
+def main(argv=None) -> int:
+    """Serve jobs, one job file path per line on stdin, until stdin closes. Python, torch, the test
+    files and the workers' fork server are paid for once, however many gradings the runner does."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     install_otter_shim()
     import torch
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(Path(job["trusted_release"]).resolve()))  # given support code (trusted)
-    events = open(job["events"], "a", buffering=1)
-    device = job.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
-    sandbox = Sandbox(SandboxOptions(
-        package_root=Path(job["package_root"]), log_path=Path(job["worker_log"]),
-        start_timeout_s=job["start_timeout_s"], import_timeout_s=job["import_timeout_s"],
-        user=job.get("sandbox_user"), home=Path(job["student_home"]),
-        env={"HW12_DEVICE": device}))
-    sandbox.broken.update(job.get("missing_modules", {}))
-    submission = SubmissionFiles(Path(job["submission_dir"]))
-    loaded: dict[str, dict[str, test_case]] = {}
-
-    def emit(**record):
-        events.write(json.dumps(record) + "\n")
-
-    for case in job["cases"]:
-        sandbox.sweep()  # processes the student's code left behind in the last test
-        emit(event="start", id=case["id"])
-        t0 = time.monotonic()
-        if case["tier"] == "gpu" and device != "cuda" and not job.get("cpu_fallback"):
-            emit(event="end", id=case["id"], status="skipped", passed=False, seconds=0.0,
-                 message="skipped: this GPU-tier test needs CUDA, which this machine lacks")
-            continue
-        try:
-            if case["file"] not in loaded:
-                loaded[case["file"]] = load_test_functions(Path(case["file"]))
-            tc = loaded[case["file"]][case["function"]]
-        except Exception as exc:  # noqa: BLE001 - the grader's fault, not the student's
-            emit(event="end", id=case["id"], status="failed", passed=False, seconds=0.0,
-                 message=f"The autograder could not load this test ({type(exc).__name__}: {exc}); "
-                         "please tell the course staff.")
-            continue
-        try:
-            seed_everything(case["seed"])
-            sandbox.begin_test(case["seed"], case["time_limit_s"])
-            env = {"submission": submission, "device": device}
-            kwargs = {name: env[name] if name in env else sandbox.module(name)
-                      for name in inspect.signature(tc.test_func).parameters}
-            tc.test_func(**kwargs)
-            emit(event="end", id=case["id"], status="passed", passed=True,
-                 seconds=time.monotonic() - t0 - sandbox.uncharged_s,
-                 message=tc.success_message or "")
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            message = describe_failure(exc, case["visibility"])
-            if tc_failure := getattr(loaded.get(case["file"], {}).get(case["function"]),
-                                     "failure_message", None):
-                message = f"{tc_failure}\n{message}"
-            emit(event="end", id=case["id"], status="failed", passed=False,
-                 seconds=time.monotonic() - t0 - sandbox.uncharged_s, message=message)
-    sandbox.close()
-    events.close()
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    job = json.loads(Path(argv[0]).read_text())
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    run_job(job)
+    for line in sys.stdin:
+        if line.strip():
+            run_job(Job.read(line.strip()))
     return 0
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .config import load_config
 from .results import question_scores
-from .supervisor import GradeOptions, Layout, grade_part
+from .supervisor import GradeOptions, Layout, RunnerPool, grade_part
 
 MARKER = "# ---- code below"
 
@@ -114,7 +114,8 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
     def grade(upload: Path, part: str, questions=None, stop=None) -> dict[str, tuple[float, float]]:
         selected = [c for c in cases[part] if questions is None or c.question in questions]
         run_opts = replace(opts, stop_when_failed=frozenset(stop) if stop else None)
-        return question_scores(grade_part(layout, cfg, part, selected, upload, run_opts))
+        return question_scores(grade_part(layout, cfg, part, selected, upload, run_opts,
+                                          pool=pool))
 
     def check_reference(part):
         with tempfile.TemporaryDirectory() as tmp:
@@ -145,8 +146,8 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
 
     tasks = [(check_reference, p) for p in parts] + [(check_stubs, p) for p in parts]
     tasks += [(check_variant, v) for v in load_bank(repo, parts)]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for label, problem in pool.map(lambda t: t[0](t[1]), tasks):
+    with RunnerPool() as pool, ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
+        for label, problem in threads.map(lambda t: t[0](t[1]), tasks):
             lines.append(f"{'FAIL' if problem else 'ok  '} {label}" + (f": {problem}" if problem else ""))
             if verbose or problem:  # --quiet still names what failed
                 print(lines[-1], flush=True)
