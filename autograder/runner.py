@@ -14,98 +14,17 @@ worker (autograder/sandbox) and is only ever called through proxies.
 from __future__ import annotations
 
 import inspect
-import json
 import os
-import random
 import sys
 import time
 import traceback
-import types
 from pathlib import Path
 
 from .sandbox.protocol import CaseSpec, Event, Job
+from .testfiles import (SubmissionError, SubmissionFiles, install_otter_shim, load_test_cases,
+                        seed_everything, test_case)
 
 MAX_MESSAGE = 3000
-
-
-# ---- otter's exception-format decorator, without importing otter (it pulls in pandas) -----------
-class test_case:  # noqa: N801 - same name and signature as otter.test_files.test_case
-    """Drop-in for ``otter.test_files.test_case`` used when the runner executes test files."""
-
-    def __init__(self, name=None, points=None, hidden=False, success_message=None,
-                 failure_message=None):
-        self.name, self.points, self.hidden = name, points, hidden
-        self.success_message, self.failure_message = success_message, failure_message
-        self.test_func = None
-
-    def __call__(self, func):
-        self.test_func = func
-        return self
-
-
-def install_otter_shim() -> None:
-    """Make ``from otter.test_files import test_case`` resolve to the class above."""
-    otter = sys.modules.setdefault("otter", types.ModuleType("otter"))
-    shim = types.ModuleType("otter.test_files")
-    shim.test_case = test_case
-    otter.test_files = shim
-    sys.modules["otter.test_files"] = shim
-
-
-def load_test_functions(path: Path) -> dict[str, test_case]:
-    env = {"__name__": f"hw12_tests_{path.parent.name}_{path.stem}", "__file__": str(path)}
-    exec(compile(path.read_text(), str(path), "exec"), env)
-    return {v.test_func.__name__: v for v in env.values() if isinstance(v, test_case)}
-
-
-class SubmissionError(ValueError):
-    """A submitted data file is unusable (too large, not JSON, outside the upload)."""
-
-
-class SubmissionFiles:
-    """Read-only access to the data files a student submitted (answers, logs)."""
-
-    MAX_BYTES = 32 * 1024 * 1024
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-
-    def _path(self, rel: str) -> Path:
-        p = (self.root / rel).resolve()
-        if self.root.resolve() not in p.parents:
-            raise SubmissionError(f"{rel} is outside the submission")
-        return p
-
-    def exists(self, rel: str) -> bool:
-        return self._path(rel).is_file()
-
-    def read_bytes(self, rel: str) -> bytes:
-        p = self._path(rel)
-        if not p.is_file():
-            raise FileNotFoundError(f"{rel} is not in your submission: upload it with the code "
-                                    "(python -m hw12.export writes the upload)")
-        if p.stat().st_size > self.MAX_BYTES:
-            raise SubmissionError(f"{rel} is larger than {self.MAX_BYTES // 2**20} MB")
-        return p.read_bytes()
-
-    def read_text(self, rel: str) -> str:
-        return self.read_bytes(rel).decode("utf-8", errors="replace")
-
-    def read_json(self, rel: str):
-        try:
-            return json.loads(self.read_text(rel))
-        except json.JSONDecodeError as e:
-            raise SubmissionError(f"{rel} is not valid JSON (line {e.lineno}: {e.msg}); "
-                             "re-run the notebook to write it again") from None
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def describe_failure(exc: BaseException, visibility: str) -> str:
@@ -140,11 +59,12 @@ _LOADED: dict[str, tuple[tuple[int, int], dict[str, test_case]]] = {}
 
 
 def test_functions(path: str) -> dict[str, test_case]:
-    """The test cases of one otter test file, loaded once per runner (again if the file changed)."""
+    """The test cases of one otter test file by function name, loaded once per runner (again if
+    the file changed)."""
     st = os.stat(path)
     key = (st.st_mtime_ns, st.st_size)
     if path not in _LOADED or _LOADED[path][0] != key:
-        _LOADED[path] = (key, load_test_functions(Path(path)))
+        _LOADED[path] = (key, {tc.test_func.__name__: tc for tc in load_test_cases(Path(path))})
     return _LOADED[path][1]
 
 

@@ -269,6 +269,12 @@ def hang_up(proc: subprocess.Popen, kill) -> None:
         proc.wait()
 
 
+def runner_key(layout: Layout, python: str) -> tuple[str, str, str]:
+    """What a runner is bound to: the grader's code and trusted release it imports, and its Python
+    (grading roots that link to the same code share runners; the config is the supervisor's)."""
+    return (str((layout.root / "autograder").resolve()), str(layout.release.resolve()), python)
+
+
 class Runner:
     """One trusted runner process (``python -m autograder.runner``), given jobs one at a time.
 
@@ -281,7 +287,7 @@ class Runner:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HW12_")}
         env.update(PYTHONPATH=str(layout.root), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
                    PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
-        self.key = (str(layout.root), python)
+        self.key = runner_key(layout, python)
         self.log = tempfile.NamedTemporaryFile(prefix="hw12-runner-", suffix=".log")
         self.proc = subprocess.Popen([python, "-m", "autograder.runner"], cwd=str(layout.root),
                                      env=env, stdin=subprocess.PIPE, stdout=self.log,
@@ -327,7 +333,7 @@ class RunnerPool:
         with self._lock:
             for r in list(self._idle):
                 self._idle.remove(r)
-                if r.alive() and r.key == (str(layout.root), python):
+                if r.alive() and r.key == runner_key(layout, python):
                     return r
                 r.close()
         return Runner(layout, python)
