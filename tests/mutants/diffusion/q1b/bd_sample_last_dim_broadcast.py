@@ -1,7 +1,6 @@
 """sample_forward multiplies the (B,) survival probabilities into x0 without reshaping to (B, 1, ..., 1)."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
-LOSES = ["q1b"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

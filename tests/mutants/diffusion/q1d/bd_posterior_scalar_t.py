@@ -1,7 +1,6 @@
 """posterior_prob_plus uses the largest entry of a per-example t for the whole batch."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
-LOSES = ["q1d"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_posterior_prob_plus = posterior_prob_plus

@@ -1,7 +1,6 @@
 """bernoulli_kl computes KL(Bern(q) || Bern(p)) (arguments reversed)."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
-LOSES = ["q1e"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def bernoulli_kl(p, q):

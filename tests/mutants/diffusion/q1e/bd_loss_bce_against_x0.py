@@ -1,7 +1,6 @@
 """diffusion_loss is binary cross-entropy against x0 for every t (ignores the smoothed target)."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
-LOSES = ["q1e"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def diffusion_loss(logits, y_t, x0, t, delta):

@@ -1,7 +1,6 @@
 """diffusion_loss averages the per-pixel KL over pixels instead of summing it."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
-LOSES = ["q1e"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def diffusion_loss(logits, y_t, x0, t, delta):

@@ -1,7 +1,6 @@
 """alpha_bar multiplies the betas instead of (1 - β_i)."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
-LOSES = ["q2a"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def alpha_bar(betas):

@@ -1,7 +1,6 @@
 """q_sample indexes alpha_bar with t - 1 (as if it had no leading 1), i.e. uses ᾱ_{t-1}."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
-LOSES = ["q2a"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

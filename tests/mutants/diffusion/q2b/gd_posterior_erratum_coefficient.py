@@ -1,7 +1,6 @@
 """Posterior mean with the seed's erratum: coefficient on x_t is sqrt(1-β_t)(1-ᾱ_t)/(1-ᾱ_t)."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
-LOSES = ["q2b"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_posterior_mean_variance(x_t, x0, t, betas):

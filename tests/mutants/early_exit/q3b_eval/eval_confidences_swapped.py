@@ -1,7 +1,6 @@
 """evaluate_early_exit swaps confidence_early and confidence_full."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_eval"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_evaluate = evaluate_early_exit

@@ -2,7 +2,6 @@
 statistics when the model is still in training mode)."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_eval"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_evaluate = evaluate_early_exit

@@ -1,7 +1,6 @@
 """early_exit_loss ignores the weights argument."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_loss"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def early_exit_loss(exit_logits, targets, weights=None):

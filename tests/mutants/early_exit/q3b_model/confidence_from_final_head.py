@@ -2,7 +2,6 @@
 example's confidence (and so runs the whole network for everyone)."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_model"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_predict = EarlyExitResNet.predict

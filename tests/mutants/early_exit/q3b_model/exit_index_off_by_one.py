@@ -1,7 +1,6 @@
 """predict numbers the exits from 1 instead of 0."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_model"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_predict = EarlyExitResNet.predict

@@ -2,7 +2,6 @@
 and reports it as the confidence."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_model"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 @torch.no_grad()

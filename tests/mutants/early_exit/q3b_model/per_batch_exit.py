@@ -2,7 +2,6 @@
 threshold: the exit is decided per batch, not per example."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_model"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 @torch.no_grad()

@@ -1,7 +1,6 @@
 """min_threshold_beating assumes sorted thresholds and returns the first beating one listed."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_threshold"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def min_threshold_beating(thresholds, accuracies, target_accuracy):

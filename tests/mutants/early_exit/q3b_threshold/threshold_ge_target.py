@@ -1,7 +1,6 @@
 """min_threshold_beating counts an accuracy equal to the target as beating it (>= instead of >)."""
 MODULE = "early_exit"
 KIND = "mutant"
-LOSES = ["q3b_threshold"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def min_threshold_beating(thresholds, accuracies, target_accuracy):

@@ -1,7 +1,6 @@
 """sequence_log_probs takes log(softmax(...)), which underflows to -inf for large logits."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_logprobs"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

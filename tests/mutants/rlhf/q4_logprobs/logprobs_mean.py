@@ -1,7 +1,6 @@
 """sequence_log_probs averages over the counted tokens instead of summing them."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_logprobs"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

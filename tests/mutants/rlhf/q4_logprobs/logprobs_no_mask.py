@@ -1,7 +1,6 @@
 """sequence_log_probs counts the -100 positions (scored as token 0) instead of masking them."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_logprobs"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,7 +1,6 @@
 """sequence_log_probs shifts the logits by one position (as for a decoder-only LM) although they are already aligned."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_logprobs"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,7 +1,6 @@
 """sequence_log_probs normalises with log_softmax over the sequence dimension instead of the vocabulary."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_logprobs"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

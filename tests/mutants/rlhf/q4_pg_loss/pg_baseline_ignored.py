@@ -1,7 +1,6 @@
 """policy_gradient_loss ignores the baseline argument."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_pg_loss"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,7 +1,6 @@
 """policy_gradient_loss returns +mean((r - b) log p): gradient ascent on the loss, i.e. descent on the reward."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_pg_loss"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,7 +1,6 @@
 """reward_model_loss computes log(sigmoid(d)), which is -inf for large negative margins."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_rm_loss"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,7 +1,6 @@
 """reward_model_loss has chosen and rejected swapped."""
 MODULE = "rlhf"
 KIND = "mutant"
-LOSES = ["q4_rm_loss"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch.nn.functional as F
