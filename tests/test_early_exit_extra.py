@@ -1,7 +1,7 @@
 """Project tests of the early-exit part (Q3) beyond the graded test files.
 
 * the reference passes every CPU-tier case; the stubs fail every case and import cleanly;
-* every mutant in tests/mutants/early_exit loses its questions and every alternative keeps full
+* every mutant in tests/mutants/early_exit/<question>/ loses its question(s) and every alternative keeps full
   marks (graded in-process for speed; ``validate`` repeats this through the sandbox);
 * the Monte-Carlo check of 3(a) states its false-fail probability and has the power to reject the
   wrong variances of the mutant bank;
@@ -24,9 +24,10 @@ import pytest
 import torch
 
 import inprocess
+from autograder.mutants import bank_files
 
 SOL = inprocess.SOL
-MUTANTS = inprocess.ROOT / "tests" / "mutants" / "early_exit"
+BANK = inprocess.ROOT / "tests" / "mutants"
 CPU_QUESTIONS = ["q3a", "q3b_model", "q3b_loss", "q3b_macs", "q3b_eval", "q3b_threshold",
                  "q3b_answers"]
 ANSWERS = "early_exit_answers.json"
@@ -79,21 +80,21 @@ def test_stubs_import_cleanly_and_fail_every_case():
         assert len(failed.get(q, [])) == n, f"the stub passes some cases of {q}: {failed.get(q)}"
 
 
-VARIANTS = sorted(MUTANTS.glob("*.py"))
+VARIANTS = bank_files(BANK, "early_exit")
 
 
 def test_bank_is_large_enough():
-    kinds = [inprocess.variant_source("early_exit", p)[0]["KIND"] for p in VARIANTS]
+    kinds = [inprocess.variant_source(p)[0].kind for p in VARIANTS]
     assert kinds.count("mutant") >= 10 and kinds.count("alternative") >= 3
 
 
 @pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
 def test_variant(path):
-    meta, source = inprocess.variant_source("early_exit", path)
-    assert meta["MODULE"] == "early_exit"
-    if meta["KIND"] == "mutant":
-        failed = _grade(source, meta["LOSES"])
-        kept = [q for q in meta["LOSES"] if q not in failed]
+    variant, source = inprocess.variant_source(path)
+    assert variant.module == "early_exit"
+    if variant.kind == "mutant":
+        failed = _grade(source, variant.loses)
+        kept = [q for q in variant.loses if q not in failed]
         assert not kept, f"mutant {path.stem} keeps full marks on {kept}"
     else:
         assert _grade(source, CPU_QUESTIONS) == {}, f"alternative {path.stem} loses points"
@@ -247,7 +248,7 @@ def test_only_q3b_answers_reads_the_answers_file():
 # ---------------------------------------------------------------------------------------------
 def test_q3b_gpu_reduced_cpu_reference_passes_and_all_blocks_predict_fails():
     assert _grade(inprocess.reference_source("early_exit"), ["q3b_gpu"]) == {}
-    _, bad = inprocess.variant_source("early_exit", MUTANTS / "predict_runs_all_blocks.py")
+    _, bad = inprocess.variant_source(BANK / "early_exit" / "q3b_model" / "predict_runs_all_blocks.py")
     assert "q3b_gpu" in _grade(bad, ["q3b_gpu"])
 
 
