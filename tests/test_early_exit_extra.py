@@ -125,11 +125,11 @@ def test_monte_carlo_check_false_fail_and_power():
         "sign flipped": lambda M, k: o.phi(M / math.sqrt(2.0 ** (1 - k))),
     }
     for name, f in wrong.items():
-        gaps = [abs(f(M, k) - o.prob_final_nonpositive_ref(M, k)) for M, k in cases]
+        gaps = [abs(f(M, k) - o.prob_final_nonpositive_oracle(M, k)) for M, k in cases]
         assert max(gaps) >= 2 * eps, f"{name}: largest gap {max(gaps):.4f} < 2ε = {2 * eps:.4f}"
     for case, (M, k) in enumerate(cases):  # the seeds the test uses
-        p_hat = o.mc_prob_final_nonpositive(M, k, n, seed=1000 + case)
-        assert abs(p_hat - o.prob_final_nonpositive_ref(M, k)) < eps
+        p_hat = o.prob_final_nonpositive_mc_oracle(M, k, n, seed=1000 + case)
+        assert abs(p_hat - o.prob_final_nonpositive_oracle(M, k)) < eps
 
 
 def test_prob_final_nonpositive_tail_and_constants(ee):
@@ -207,6 +207,11 @@ BROKEN_ANSWERS = {  # name: (edit in place, words the message must contain)
     "edited MAC ratio": (lambda d: d["q3b_iv"].__setitem__(
         "mac_ratio", d["q3b_iv"]["mac_ratio"] * 0.8), "mac_ratio"),
     "wrong schema": (lambda d: d.__setitem__("schema", "v0"), "schema"),
+    "missing field": (lambda d: d["macs"].pop("small"), "macs.small is missing"),
+    "not finite": (lambda d: d["q3b_v"].__setitem__("small_accuracy", math.nan),
+                   "q3b_v.small_accuracy must be a finite number"),
+    "exit fractions as one number": (lambda d: d["q3b_iii"].__setitem__("exit_fraction", 0.5),
+                                     "q3b_iii.exit_fraction = 0.5 must be a list"),
 }
 
 
