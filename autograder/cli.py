@@ -29,6 +29,7 @@ def _load(layout: Layout):
 def cmd_build(args) -> int:
     import yaml
 
+    from .question_index import write_index
     from .release import build_release
     from .zipgen import build_zip
 
@@ -46,6 +47,7 @@ def cmd_build(args) -> int:
     if questions is not None:
         for pdf in write_pdfs(layout.release, REPO, questions, key):
             print(f"{pdf.relative_to(REPO)}: {pdf.stat().st_size // 1024} KiB")
+    print(f"{write_index(REPO).relative_to(REPO)}: question index")
     if args.no_zips:
         return 0
     raw = yaml.safe_load(layout.config.read_text())

@@ -14,7 +14,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOL = ROOT / "solutions"
-MARK = "# ---- code below"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -61,12 +60,13 @@ def reference_source(module: str) -> str:
     return (SOL / "hw12" / f"{module}.py").read_text()
 
 
-def variant_source(module: str, mutant: Path) -> tuple[dict, str]:
-    """(metadata, source) of a mutant-bank file: its code appended to the reference module."""
-    head, body = mutant.read_text().split(MARK, 1)
-    meta: dict = {}
-    exec(head, meta)
-    return meta, reference_source(module) + "\n" + body.split("\n", 1)[1]
+def variant_source(path: Path):
+    """(variant, source) of a mutant-bank file: the parsed file (autograder.mutants) and its code
+    appended to the reference module it patches."""
+    from autograder.mutants import load_variant
+
+    variant = load_variant(path)
+    return variant, variant.applied_to(reference_source(variant.module))
 
 
 def Submission(files: dict):  # noqa: N802 - used like the class it returns

@@ -122,9 +122,9 @@ def test_grade_does_not_depend_on_load(gradescope_sim, tmp_path):
     import subprocess
     import sys
 
-    from autograder.validate import load_variant
+    from autograder.mutants import load_variant
 
-    variant = load_variant(REPO / "tests" / "mutants" / "early_exit" / "per_batch_exit.py", "early_exit")
+    variant = load_variant(REPO / "tests" / "mutants" / "early_exit" / "q3b_model" / "per_batch_exit.py")
     upload = reference_upload(tmp_path, "early_exit")
     target = upload / "hw12" / "early_exit.py"
     target.write_text(target.read_text() + "\n" + variant.code)

@@ -1,6 +1,14 @@
 """Helpers for hidden tests: gradients through local or sandboxed functions, statistics, oracles.
 
 Hidden test files import from here; public test files must not (students do not have this package).
+
+Naming: an *oracle* is an independent computation of the value a test compares a submission with;
+every oracle is named ``<name>_oracle`` and lives in ``<part>_oracles.py``. ``<name>`` is the
+student's function when the oracle computes the same thing (``survival_prob_oracle``,
+``predict_oracle``), otherwise the quantity (``keep_prob_oracle``, ``conv2d_macs_oracle``); a
+Monte-Carlo oracle adds ``_mc`` (``prob_final_nonpositive_mc_oracle``). Everything else in those
+modules (schemas and consistency checks of uploaded files, diagnosis of wrong answers, inputs and
+data) is a helper, not an oracle. ``docs/QUESTIONS.md`` lists the oracles each question's tests use.
 """
 from __future__ import annotations
 
