@@ -209,12 +209,14 @@ class Zygote:
 
     def spawn(self, request: dict, fds: tuple[int, int, int], deadline: float) -> int:
         """Fork a worker for ``request`` with its request pipe, reply pipe and log; its pid."""
-        socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
         try:
+            socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
             return self._receive(deadline, "forked")["forked"]
-        except TimeoutError:
+        except TimeoutError:  # before OSError, of which it is a kind
             raise ZygoteFailed("the fork server did not start a process for the student's code "
                                "in time") from None
+        except OSError as e:
+            raise ZygoteFailed(f"the fork server could not be reached ({e})") from None
 
     def poll(self, pid: int) -> int | None:
         """``pid``'s exit status if it has ended, else None (never waits)."""
