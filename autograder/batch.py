@@ -45,8 +45,8 @@ import yaml
 
 from .config import load_config
 from .results import failure_results, write_results
-from .supervisor import (SKIP_DIRS, GradeOptions, Layout, UploadError, find_file, grade_part,
-                         hang_up, safe_extract)
+from .supervisor import GradeOptions, Layout, grade_part, hang_up
+from .uploads import SKIP_DIRS, UploadError, find_file, safe_extract
 
 META_FILE = "submission_metadata.yml"
 STATE_FILE = "grading.json"

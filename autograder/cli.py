@@ -11,8 +11,8 @@ from pathlib import Path
 from .config import ConfigError, load_config
 from .results import (CaseResult, failure_results, reserve_results, staff_view,
                       write_results)
-from .supervisor import (GradeOptions, Layout, RunnerPool, UploadError, find_file, grade_part,
-                         protect_from_oom_killer, safe_extract)
+from .supervisor import GradeOptions, Layout, RunnerPool, grade_part, protect_from_oom_killer
+from .uploads import UploadError, find_file, safe_extract
 from .written import render_written, write_key, write_pdfs
 
 REPO = Path(__file__).resolve().parent.parent

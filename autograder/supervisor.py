@@ -7,32 +7,26 @@ the runner after a crash, and gives zero with a message to every case that did n
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Case, GradingConfig
 from .results import CaseResult, build_results
 from .sandbox.protocol import CaseSpec, Event, Job
+from .uploads import (MAX_HELPER_MODULES, UploadError, copy_upload_file, find_file, linked_file,
+                      plain_file)
 
 BACKSTOP_GRACE_S = 30.0  # on top of a case's limit + worker start-up: the sandbox enforces the tight one
-MAX_UPLOAD_BYTES = 256 * 1024 * 1024
-MAX_UPLOAD_FILES = 5000
-MAX_FILE_BYTES = 32 * 1024 * 1024  # one submitted file
 BUDGET_BACKSTOP = 1.25  # the whole part stops at this multiple of its budget, whatever happens
 GRADER_OOM_SCORE_ADJ = -900  # the student's processes get +1000
-MAX_HELPER_MODULES = 50  # the student's own extra modules next to an API module
-SKIP_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 
 
 @dataclass
@@ -60,31 +54,6 @@ class GradeOptions:
     # validation only: stop as soon as each of these questions has a failed case (the rest of the
     # cases are reported as skipped, so scores are not meaningful beyond "lost points or not")
     stop_when_failed: frozenset[str] | None = None
-
-
-class UploadError(Exception):
-    """The uploaded archive cannot be unpacked safely."""
-
-
-def safe_extract(archive: Path, dest: Path) -> None:
-    """Unzip without leaving ``dest`` and within size limits."""
-    with zipfile.ZipFile(archive) as zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_UPLOAD_FILES:
-            raise UploadError(f"the zip holds {len(infos)} files; at most {MAX_UPLOAD_FILES}")
-        if sum(i.file_size for i in infos) > MAX_UPLOAD_BYTES:
-            raise UploadError("the zip unpacks to more than 256 MB")
-        root = dest.resolve()
-        for info in infos:
-            target = (dest / info.filename).resolve()
-            if root != target and root not in target.parents:
-                raise UploadError(f"the zip entry {info.filename!r} points outside the upload")
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
 
 
 class ScratchPaths:
@@ -126,70 +95,6 @@ class ScratchPaths:
                 os.chmod(os.path.join(dirpath, name), 0o644)
 
 
-def _plain_file(upload: Path, rel: Path) -> Path | None:
-    """``upload / rel`` if it and every folder on the way are real (no symbolic links)."""
-    path = upload
-    for i, name in enumerate(rel.parts):
-        path = path / name
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return None
-        last = i == len(rel.parts) - 1
-        if stat.S_ISLNK(st.st_mode) or not (stat.S_ISREG(st.st_mode) if last
-                                             else stat.S_ISDIR(st.st_mode)):
-            return None
-    return path
-
-
-def find_file(upload: Path, relpath: str) -> Path | None:
-    """The submitted copy of ``relpath`` (e.g. hw12/rlhf.py): exact path first, else by name.
-
-    Symbolic links are never followed, neither for the file nor for a folder on its way.
-    """
-    exact = _plain_file(upload, Path(relpath))
-    if exact is not None:
-        return exact
-    name = Path(relpath).name
-    hits = [p for p in upload.rglob(name)
-            if not (SKIP_DIRS & set(p.relative_to(upload).parts)) and not p.name.startswith("._")
-            and _plain_file(upload, p.relative_to(upload)) is not None]
-    parent = Path(relpath).parent.name
-    hits.sort(key=lambda p: (p.parent.name != parent, len(p.parts), str(p)))
-    return hits[0] if hits else None
-
-
-def linked_file(upload: Path, relpath: str) -> bool:
-    """Whether ``relpath`` is in the upload only as (or through) a symbolic link."""
-    path = upload
-    for name in Path(relpath).parts:
-        path = path / name
-        if path.is_symlink():
-            return True
-    return False
-
-
-def copy_upload_file(src: Path, dest: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
-    """Copy one submitted file without following links, refusing anything but a small regular file."""
-    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UploadError(f"{src.name} is not a regular file")
-        if st.st_size > max_bytes:
-            raise UploadError(f"{src.name} is larger than {max_bytes // 2**20} MB")
-        with open(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise UploadError(f"{src.name} is larger than {max_bytes // 2**20} MB")
-    finally:
-        os.close(fd)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with open(fd, "wb") as f:
-        f.write(data)
-
-
 def prepare_package(layout: Layout, part, upload: Path,
                     paths: ScratchPaths) -> tuple[dict[str, str], list[str]]:
     """Build pkg/hw12 = release files overlaid with the student's; copy the data files.
@@ -213,7 +118,7 @@ def prepare_package(layout: Layout, part, upload: Path,
             continue
         try:
             for extra in sorted(found.parent.glob("*.py"))[:MAX_HELPER_MODULES]:  # own helpers
-                if extra.name != "__init__.py" and _plain_file(found.parent, Path(extra.name)):
+                if extra.name != "__init__.py" and plain_file(found.parent, Path(extra.name)):
                     copy_upload_file(extra, pkg / extra.name)
             copy_upload_file(found, pkg / f"{module}.py")
         except (OSError, UploadError) as e:
