@@ -15,7 +15,8 @@ import sys
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import protocol as P  # noqa: E402 - the sibling file, found through the line above
+import protocol as P  # noqa: E402 - the sibling files, found through the line above
+from gradients import local_grad_of  # noqa: E402
 
 MAX_MESSAGE = 4000  # characters of an exception message or traceback sent back
 
@@ -108,20 +109,10 @@ class Worker:
         return {"value": self.encode(out), "generators": [g.get_state() if g else None for g in gens]}
 
     def cmd_grad_of(self, ref, name, wrt, args, kwargs):
-        import torch
-
         gens: list = []
         target = self.resolve(ref)
         fn = getattr(target, name) if name else target
-        kwargs = self.decode(kwargs, gens)
-        leaves = {}
-        for key in wrt:
-            leaves[key] = kwargs[key] = torch.as_tensor(kwargs[key]).detach().clone().requires_grad_(True)
-        out = fn(*self.decode(args, gens), **kwargs)
-        grads = {k: None for k in wrt}
-        if isinstance(out, torch.Tensor) and out.requires_grad:
-            got = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
-            grads = {k: (g.detach() if g is not None else None) for k, g in zip(leaves, got)}
+        out, grads = local_grad_of(fn, wrt, *self.decode(args, gens), **self.decode(kwargs, gens))
         return {"value": self.encode(out), "grads": self.encode(grads),
                 "generators": [g.get_state() if g else None for g in gens]}
 

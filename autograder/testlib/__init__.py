@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from ..sandbox.gradients import local_grad_of
+
 __all__ = ["grad_of"]
 
 
@@ -30,19 +32,3 @@ def grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: An
     if remote is not None:
         return remote(list(wrt), *args, **kwargs)
     return local_grad_of(fn, wrt, *args, **kwargs)
-
-
-def local_grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: Any):
-    """In-process implementation of :func:`grad_of` (also used inside the sandbox worker)."""
-    import torch
-
-    kwargs = dict(kwargs)
-    leaves = {}
-    for name in wrt:
-        leaf = torch.as_tensor(kwargs[name]).detach().clone().requires_grad_(True)
-        kwargs[name] = leaves[name] = leaf
-    out = fn(*args, **kwargs)
-    if not isinstance(out, torch.Tensor) or not out.requires_grad:
-        return (out.detach() if isinstance(out, torch.Tensor) else out), {n: None for n in wrt}
-    grads = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
-    return out.detach(), {n: (g.detach() if g is not None else None) for n, g in zip(leaves, grads)}
