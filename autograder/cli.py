@@ -116,7 +116,28 @@ def cmd_grade(args) -> int:
         write_results(data, outputs[part])
         print(f"\n== {cfg.parts[part].title} -> {outputs[part]}")
         print(staff_view(data))
+        failures = failure_lines(data, args.verbose)
+        if failures:
+            print("\nfailed tests (first line of each message; -v for the whole message):"
+                  if not args.verbose else "\nfailed tests:")
+            print("\n".join(failures))
     return 0
+
+
+def failure_lines(data: dict, whole: bool) -> list[str]:
+    """``name: message`` for every failed test of a results.json (the first line of the message
+    unless ``whole``)."""
+    out = []
+    for t in data["tests"]:
+        if "max_score" not in t or t.get("score", 0) >= t["max_score"]:
+            continue
+        message = (t.get("output") or "").strip() or "(no message)"
+        if not whole:
+            message = message.splitlines()[0]
+        else:
+            message = message.replace("\n", "\n      ")
+        out.append(f"  {t['name']}: {message}")
+    return out
 
 
 def _output_paths(output: Path, parts: list[str]) -> dict[str, Path]:
@@ -229,6 +250,8 @@ def main(argv=None) -> int:
     g.add_argument("--output", default="results.json")
     g.add_argument("--batch", action="store_true", help="SUBMISSION is a folder of submissions")
     g.add_argument("--quiet", action="store_true")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="whole failure messages (default: the first line of each)")
     m = g.add_argument_group("many submissions (a Gradescope export; see README.md)")
     m.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded at once, each in its own sandbox (default: the cores)")
