@@ -10,7 +10,7 @@ VENV_CPU    ?= .venv-cpu
 STAMP_CPU   := $(VENV_CPU)/.installed-$(shell sha256sum requirements-grading-cpu.txt | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: grade test test-extended build venv venv-cpu venv-313 validate test-all test-gradescope test-313 bench clean
+.PHONY: grade test test-extended build check-release venv venv-cpu venv-313 validate test-all test-gradescope test-313 bench clean
 
 grade: build
 	$(PY) -m autograder grade --output results.json
@@ -36,6 +36,16 @@ test-gradescope: build venv-cpu  ## only the Gradescope simulations
 
 build: venv
 	$(PY) -m autograder build
+
+# CI runs this first, on a clean checkout: the build must reproduce the committed files exactly
+# (assignment/, the answer key, docs/QUESTIONS.md), or the commit forgot to rebuild.
+check-release: build
+	@changed="$$(git status --porcelain --untracked-files=all -- . ':!dist')"; \
+	if [ -n "$$changed" ]; then \
+	  echo "$$changed"; \
+	  echo "The committed release is stale: run \`python -m autograder build\` and commit the result."; \
+	  exit 1; \
+	fi
 
 validate: build
 	$(PY) -m autograder validate

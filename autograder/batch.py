@@ -1,9 +1,10 @@
 """Class-scale grading of a Gradescope export (``grade EXPORT --output OUT``).
 
 An export is a folder with ``submission_metadata.yml`` and one ``submission_<id>/`` folder (or zip)
-per submission. Each submission is graded in its own process (which starts its own sandboxed
-runner and worker through ``grade_part``), ``--jobs`` at a time, optionally pinned to a GPU through
-``CUDA_VISIBLE_DEVICES``, or in chunks on a Slurm cluster through ``submitit``.
+per submission. ``--jobs`` slots grade at once, each a process that keeps one trusted runner (and
+its fork server of workers) across its submissions while every submission gets fresh sandboxed
+workers and its own scratch folder; a slot can be pinned to a GPU through ``CUDA_VISIBLE_DEVICES``.
+On a cluster, chunks of submissions run as a Slurm array through ``submitit``.
 
 Output folder::
 
@@ -26,6 +27,7 @@ import hashlib
 import json
 import os
 import queue
+import select
 import shutil
 import signal
 import socket
@@ -43,7 +45,8 @@ import yaml
 
 from .config import load_config
 from .results import STATE_FILE, failure_results, result_name, write_results
-from .supervisor import SKIP_DIRS, GradeOptions, Layout, UploadError, find_file, grade_part, safe_extract
+from .supervisor import GradeOptions, Layout, grade_part, hang_up
+from .uploads import SKIP_DIRS, UploadError, find_file, safe_extract
 
 META_FILE = "submission_metadata.yml"
 HASH_VERSION = "1"  # bump when the meaning of the hash changes
@@ -291,8 +294,9 @@ def write_state(dest: Path, state: dict) -> None:
     os.replace(tmp, dest / STATE_FILE)
 
 
-def grade_one(layout: Layout, spec: dict, item: dict) -> dict:
-    """Grade one submission for every part of the batch into OUT/<id>/; return its grading.json."""
+def grade_one(layout: Layout, spec: dict, item: dict, pool=None) -> dict:
+    """Grade one submission for every part of the batch into OUT/<id>/; return its grading.json.
+    ``pool``: a RunnerPool whose runner is kept for the next submission."""
     t0 = time.monotonic()
     cfg, cases = load_config(layout.config, layout.tests)
     parts, questions = spec["parts"], spec.get("questions")
@@ -315,7 +319,7 @@ def grade_one(layout: Layout, spec: dict, item: dict) -> dict:
             else:
                 selected = [c for c in cases[part] if questions is None or c.question in questions]
                 try:
-                    data = grade_part(layout, cfg, part, selected, upload, opts)
+                    data = grade_part(layout, cfg, part, selected, upload, opts, pool=pool)
                 except Exception as e:  # noqa: BLE001 - one submission never stops the batch
                     state.update(status="grader error", hash=None,
                                  reason=f"the autograder failed ({type(e).__name__}: {e})")
@@ -368,57 +372,116 @@ def kill_tree(pid: int) -> None:
     psutil.wait_procs(procs, timeout=10)
 
 
+class SlotProcess:
+    """``python -m autograder.batch serve SPEC``: grades the submissions it is handed, one at a time,
+    keeping one trusted runner (and its fork server) for all of them. One per slot; pinned to the
+    slot's GPU through CUDA_VISIBLE_DEVICES."""
+
+    def __init__(self, layout: Layout, spec: dict, gpu: str | None):
+        env = dict(os.environ, PYTHONPATH=str(layout.root), PYTHONDONTWRITEBYTECODE="1")
+        if gpu is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.batch", "serve", json.dumps(spec)],
+            cwd=str(layout.root), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.log, start_new_session=True)
+
+    def grade(self, item: dict, timeout_s: float) -> tuple[str, str]:
+        """("done" | "timeout" | "died", the end of its log written while grading ``item``)."""
+        start = self.log.seek(0, os.SEEK_END)
+        outcome = "died"
+        try:
+            self.proc.stdin.write((json.dumps(item) + "\n").encode())
+            self.proc.stdin.flush()
+            deadline = time.monotonic() + timeout_s
+            while outcome == "died":
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                    outcome = "timeout"
+                    break
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                if json.loads(line).get("done") == item["id"]:
+                    outcome = "done"
+        except (BrokenPipeError, ValueError, OSError):
+            outcome = "died"
+        self.log.seek(start)
+        return outcome, self.log.read()[-600:].decode(errors="replace")
+
+    def close(self, kill: bool = False) -> None:
+        if kill:
+            kill_tree(self.proc.pid)
+        hang_up(self.proc, kill_tree)
+        self.log.close()
+
+
+def serve(spec: dict) -> None:
+    """The body of a ``SlotProcess``: item lines in on stdin, ``{"done": id}`` lines out."""
+    from .supervisor import RunnerPool
+
+    layout, replies = Layout(spec["root"]), sys.stdout
+    sys.stdout = sys.stderr  # anything printed while grading goes to the slot's log
+    with RunnerPool() as pool:
+        for line in sys.stdin:
+            item = json.loads(line)
+            grade_one(layout, spec, item, pool)
+            replies.write(json.dumps({"done": item["id"]}) + "\n")
+            replies.flush()
+
+
 class Pool:
-    """Runs ``python -m autograder.batch one SPEC ITEM`` per submission, ``slots`` at once."""
+    """Grades submissions on ``slots`` (GPU ids or None) at once, each slot a ``SlotProcess`` that is
+    kept while it behaves and replaced after a time-out or a crash."""
 
     def __init__(self, layout: Layout, spec: dict, slots: list[str | None], timeout_s: float,
                  on_done=None):
         self.layout, self.spec, self.timeout_s, self.on_done = layout, spec, timeout_s, on_done
         self.slots: queue.Queue = queue.Queue()
-        for s in slots:
-            self.slots.put(s)
+        for i, gpu in enumerate(slots):
+            self.slots.put((i, gpu))
         self.n = len(slots)
-        self.live: dict[int, subprocess.Popen] = {}
+        self.live: dict[int, SlotProcess] = {}
         self.lock = threading.Lock()
         self.stopping = False
 
+    def _process(self, index: int, gpu: str | None) -> SlotProcess:
+        with self.lock:
+            proc = self.live.get(index)
+            if proc is None or proc.proc.poll() is not None:
+                proc = self.live[index] = SlotProcess(self.layout, self.spec, gpu)
+            return proc
+
+    def _drop(self, index: int, proc: SlotProcess) -> None:
+        with self.lock:
+            if self.live.get(index) is proc:
+                del self.live[index]
+        proc.close(kill=True)
+
     def _run(self, item: dict) -> dict:
-        slot = self.slots.get()
+        index, gpu = self.slots.get()
         try:
             if self.stopping:
                 return {}
-            env = dict(os.environ, PYTHONPATH=str(self.layout.root), PYTHONDONTWRITEBYTECODE="1")
-            if slot is not None:
-                env["CUDA_VISIBLE_DEVICES"] = slot
-            item = dict(item, gpu=slot)
+            item = dict(item, gpu=gpu)
             t0 = time.monotonic()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "autograder.batch", "one", json.dumps(self.spec),
-                 json.dumps(item)],
-                cwd=str(self.layout.root), env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-            with self.lock:
-                self.live[proc.pid] = proc
-            try:
-                out, _ = proc.communicate(timeout=self.timeout_s)
-            except subprocess.TimeoutExpired:
-                kill_tree(proc.pid)
-                proc.communicate()
-                reason = f"grading did not finish within {self.timeout_s:.0f} s and was stopped"
-                state = write_unfinished(self.spec, item, reason, time.monotonic() - t0)
-            else:
-                state = read_state(Path(self.spec["out"]), item["id"])
-                finished = state is not None and state.get("run") == self.spec["run"]
-                if not finished and self.stopping:  # interrupted: nothing is written, a rerun grades it
-                    return {}
-                if not finished:
-                    tail = out.decode(errors="replace")[-600:] if out else ""
-                    state = write_unfinished(self.spec, item, "the grading process failed "
-                                             f"(exit status {proc.returncode}): {tail}",
-                                             time.monotonic() - t0)
-            finally:
-                with self.lock:
-                    self.live.pop(proc.pid, None)
+            proc = self._process(index, gpu)
+            outcome, tail = proc.grade(item, self.timeout_s)
+            if outcome != "done":
+                self._drop(index, proc)
+            state = read_state(Path(self.spec["out"]), item["id"])
+            finished = outcome == "done" and state is not None and state.get("run") == self.spec["run"]
+            if not finished and self.stopping:  # interrupted: nothing is written, a rerun grades it
+                return {}
+            if outcome == "timeout":
+                state = write_unfinished(self.spec, item, f"grading did not finish within "
+                                         f"{self.timeout_s:.0f} s and was stopped",
+                                         time.monotonic() - t0)
+            elif not finished:
+                state = write_unfinished(self.spec, item, "the grading process failed "
+                                         f"(exit status {proc.proc.returncode}): {tail}",
+                                         time.monotonic() - t0)
             if self.on_done:
                 try:
                     self.on_done(item, state)
@@ -426,27 +489,33 @@ class Pool:
                     pass
             return state
         finally:
-            self.slots.put(slot)
+            self.slots.put((index, gpu))
 
     def run(self, items: list[dict]) -> list[dict]:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=self.n) as ex:
-            futures = [ex.submit(self._run, it) for it in items]
-            try:
-                return [f.result() for f in futures]
-            except BaseException:
-                self.stop()
-                for f in futures:
-                    f.cancel()
-                raise
+        try:
+            with ThreadPoolExecutor(max_workers=self.n) as ex:
+                futures = [ex.submit(self._run, it) for it in items]
+                try:
+                    return [f.result() for f in futures]
+                except BaseException:
+                    self.stop()
+                    for f in futures:
+                        f.cancel()
+                    raise
+        finally:
+            with self.lock:
+                procs, self.live = list(self.live.values()), {}
+            for proc in procs:
+                proc.close()
 
     def stop(self) -> None:
         self.stopping = True
         with self.lock:
-            pids = list(self.live)
-        for pid in pids:
-            kill_tree(pid)
+            procs = list(self.live.values())
+        for proc in procs:
+            kill_tree(proc.proc.pid)
 
 
 # ---- the batch ----------------------------------------------------------------------------------------
@@ -655,11 +724,10 @@ def run_chunk(layout: Layout, chunk_spec: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m autograder.batch one SPEC ITEM`` (one grading) or ``chunk SPEC_FILE`` (a cluster
-    job)."""
-    if argv[0] == "one":
-        spec, item = json.loads(argv[1]), json.loads(argv[2])
-        grade_one(Layout(spec["root"]), spec, item)
+    """``python -m autograder.batch serve SPEC`` (one slot's gradings) or ``chunk SPEC_FILE`` (a
+    cluster job)."""
+    if argv[0] == "serve":
+        serve(json.loads(argv[1]))
         return 0
     if argv[0] == "chunk":
         chunk_spec = json.loads(Path(argv[1]).read_text())

@@ -11,8 +11,8 @@ from pathlib import Path
 from .config import ConfigError, load_config
 from .results import (CaseResult, failure_results, reserve_results, staff_view,
                       write_results)
-from .supervisor import (GradeOptions, Layout, UploadError, find_file, grade_part,
-                         protect_from_oom_killer, safe_extract)
+from .supervisor import GradeOptions, Layout, RunnerPool, grade_part, protect_from_oom_killer
+from .uploads import UploadError, find_file, safe_extract
 from .written import render_written, write_key, write_pdfs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +29,7 @@ def _load(layout: Layout):
 def cmd_build(args) -> int:
     import yaml
 
+    from .question_index import write_index
     from .release import build_release
     from .zipgen import build_zip
 
@@ -46,6 +47,7 @@ def cmd_build(args) -> int:
     if questions is not None:
         for pdf in write_pdfs(layout.release, REPO, questions, key):
             print(f"{pdf.relative_to(REPO)}: {pdf.stat().st_size // 1024} KiB")
+    print(f"{write_index(REPO).relative_to(REPO)}: question index")
     if args.no_zips:
         return 0
     raw = yaml.safe_load(layout.config.read_text())
@@ -71,12 +73,13 @@ def parts_in(upload: Path, cfg) -> list[str]:
 def grade_upload(layout, cfg, cases, upload: Path, parts: list[str], opts: GradeOptions,
                  verbose: bool, questions: set[str] | None = None) -> dict[str, dict]:
     out = {}
-    for part in parts:
-        selected = [c for c in cases[part] if questions is None or c.question in questions]
-        if verbose:
-            print(f"grading part {part} ({len(selected)} test cases)", flush=True)
-        out[part] = grade_part(layout, cfg, part, selected, upload, opts,
-                               echo=_echo if verbose else None)
+    with RunnerPool() as pool:  # one runner for every part
+        for part in parts:
+            selected = [c for c in cases[part] if questions is None or c.question in questions]
+            if verbose:
+                print(f"grading part {part} ({len(selected)} test cases)", flush=True)
+            out[part] = grade_part(layout, cfg, part, selected, upload, opts,
+                                   echo=_echo if verbose else None, pool=pool)
     return out
 
 
@@ -113,7 +116,28 @@ def cmd_grade(args) -> int:
         write_results(data, outputs[part])
         print(f"\n== {cfg.parts[part].title} -> {outputs[part]}")
         print(staff_view(data))
+        failures = failure_lines(data, args.verbose)
+        if failures:
+            print("\nfailed tests (first line of each message; -v for the whole message):"
+                  if not args.verbose else "\nfailed tests:")
+            print("\n".join(failures))
     return 0
+
+
+def failure_lines(data: dict, whole: bool) -> list[str]:
+    """``name: message`` for every failed test of a results.json (the first line of the message
+    unless ``whole``)."""
+    out = []
+    for t in data["tests"]:
+        if "max_score" not in t or t.get("score", 0) >= t["max_score"]:
+            continue
+        message = (t.get("output") or "").strip() or "(no message)"
+        if not whole:
+            message = message.splitlines()[0]
+        else:
+            message = message.replace("\n", "\n      ")
+        out.append(f"  {t['name']}: {message}")
+    return out
 
 
 def _output_paths(output: Path, parts: list[str]) -> dict[str, Path]:
@@ -233,6 +257,8 @@ def main(argv=None) -> int:
     g.add_argument("--output", default="results.json")
     g.add_argument("--batch", action="store_true", help="SUBMISSION is a folder of submissions")
     g.add_argument("--quiet", action="store_true")
+    g.add_argument("-v", "--verbose", action="store_true",
+                   help="whole failure messages (default: the first line of each)")
     m = g.add_argument_group("many submissions (a Gradescope export; see README.md)")
     m.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="submissions graded at once, each in its own sandbox (default: the cores)")

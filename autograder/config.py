@@ -7,13 +7,14 @@ with ``ast`` (never executed) so that the supervising process stays free of torc
 from __future__ import annotations
 
 import ast
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .testfiles import case_id, case_seed
 
 
 class ConfigError(ValueError):
@@ -135,11 +136,6 @@ def scan_test_file(path: Path) -> list[tuple[str, float, bool, tuple[str, ...]]]
     return found
 
 
-def case_seed(base: int, case_id: str) -> int:
-    digest = hashlib.sha256(case_id.encode()).digest()
-    return (base + int.from_bytes(digest[:4], "big")) % 2**31
-
-
 def load_config(path: Path, tests_root: Path) -> tuple[GradingConfig, dict[str, list[Case]]]:
     """Parse and check the config; return it with the scheduled cases of every part."""
     path = Path(path)
@@ -182,7 +178,7 @@ def load_config(path: Path, tests_root: Path) -> tuple[GradingConfig, dict[str, 
                     if hidden != (visibility == "hidden"):
                         raise ConfigError(f"{path}:{fline}: {file}: {fn} has hidden={hidden} but "
                                           f"the file is listed as {visibility}")
-                    cid = f"{qname}/{visibility}/{fn}"
+                    cid = case_id(qname, visibility, fn)
                     part_cases.append(Case(
                         id=cid, part=part_name, question=qname, visibility=visibility, file=file,
                         function=fn, points=pts, tier=q.tier, params=params,

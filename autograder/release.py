@@ -136,6 +136,15 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text)
 
 
+def public_case_seeds(root: Path, tests_root: Path) -> dict[str, int]:
+    """Each public case's grading seed by ``"<file name>::<function>"``, for the local checks."""
+    from .config import load_config
+
+    _, cases = load_config(Path(root) / "grading_config.yaml", tests_root)
+    return {f"{c.file.name}::{c.function}": c.seed for part in cases.values() for c in part
+            if c.visibility == "public"}
+
+
 def build_release(root: Path, out: Path, tests_root: Path, public_files: list[Path],
                   written: str | None) -> list[Path]:
     """Write the student release into ``out``; return the files written (relative paths)."""
@@ -160,6 +169,10 @@ def build_release(root: Path, out: Path, tests_root: Path, public_files: list[Pa
         emit(Path(nb.name), strip_notebook(nb.read_text(), nb.name))
     for f in sorted(public_files):
         emit(Path("tests") / f.name, f.read_text())
+    # the local checks load and seed cases with the grader's own code
+    emit(Path("tests") / "otter_cases.py", (Path(__file__).parent / "testfiles.py").read_text())
+    seeds = public_case_seeds(root, tests_root)
+    emit(Path("tests") / "case_seeds.json", json.dumps(dict(sorted(seeds.items())), indent=1) + "\n")
     for f in sorted((Path(__file__).parent / "release_files").rglob("*")):
         if f.is_file() and "__pycache__" not in f.parts:
             emit(f.relative_to(Path(__file__).parent / "release_files"), f.read_text())

@@ -1,11 +1,12 @@
 """The trusted test runner: executes test cases against the sandboxed student code.
 
-    python -m autograder.runner JOB.json
+    python -m autograder.runner        (job file paths on stdin, one per line)
 
-Started by the supervisor (autograder/supervisor.py), one job at a time. The job names the cases to
-run; for each one the runner appends two JSON lines to the job's events file: ``start`` before and
-``end`` (passed, message, seconds) after. If this process dies, the supervisor knows which case was
-running from the last ``start`` without an ``end`` and restarts a runner for the rest.
+Started by the supervisor (autograder/supervisor.py), which hands it jobs one at a time and may
+keep it for many gradings (``RunnerPool``). A job (sandbox/protocol.py) names the cases to run; for
+each one the runner appends a ``start`` and an ``end`` event to the job's events file, and ``done``
+when the job is over. If this process dies, the supervisor knows which case was running from the
+last ``start`` without an ``end`` and starts a runner for the rest.
 
 Hidden test source, oracles and reference data stay in this process; the student's code runs in the
 worker (autograder/sandbox) and is only ever called through proxies.
@@ -13,101 +14,22 @@ worker (autograder/sandbox) and is only ever called through proxies.
 from __future__ import annotations
 
 import inspect
-import json
 import os
-import random
 import sys
 import time
 import traceback
-import types
 from pathlib import Path
+
+from .sandbox.protocol import CaseSpec, Event, Job
+from .testfiles import (SubmissionError, SubmissionFiles, install_otter_shim, load_test_cases,
+                        seed_everything, test_case)
 
 MAX_MESSAGE = 3000
 
 
-# ---- otter's exception-format decorator, without importing otter (it pulls in pandas) -----------
-class test_case:  # noqa: N801 - same name and signature as otter.test_files.test_case
-    """Drop-in for ``otter.test_files.test_case`` used when the runner executes test files."""
-
-    def __init__(self, name=None, points=None, hidden=False, success_message=None,
-                 failure_message=None):
-        self.name, self.points, self.hidden = name, points, hidden
-        self.success_message, self.failure_message = success_message, failure_message
-        self.test_func = None
-
-    def __call__(self, func):
-        self.test_func = func
-        return self
-
-
-def install_otter_shim() -> None:
-    """Make ``from otter.test_files import test_case`` resolve to the class above."""
-    otter = sys.modules.setdefault("otter", types.ModuleType("otter"))
-    shim = types.ModuleType("otter.test_files")
-    shim.test_case = test_case
-    otter.test_files = shim
-    sys.modules["otter.test_files"] = shim
-
-
-def load_test_functions(path: Path) -> dict[str, test_case]:
-    env = {"__name__": f"hw12_tests_{path.parent.name}_{path.stem}", "__file__": str(path)}
-    exec(compile(path.read_text(), str(path), "exec"), env)
-    return {v.test_func.__name__: v for v in env.values() if isinstance(v, test_case)}
-
-
-class SubmissionError(ValueError):
-    """A submitted data file is unusable (too large, not JSON, outside the upload)."""
-
-
-class SubmissionFiles:
-    """Read-only access to the data files a student submitted (answers, logs)."""
-
-    MAX_BYTES = 32 * 1024 * 1024
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-
-    def _path(self, rel: str) -> Path:
-        p = (self.root / rel).resolve()
-        if self.root.resolve() not in p.parents:
-            raise SubmissionError(f"{rel} is outside the submission")
-        return p
-
-    def exists(self, rel: str) -> bool:
-        return self._path(rel).is_file()
-
-    def read_bytes(self, rel: str) -> bytes:
-        p = self._path(rel)
-        if not p.is_file():
-            raise FileNotFoundError(f"{rel} is not in your submission: upload it with the code "
-                                    "(python -m hw12.export writes the upload)")
-        if p.stat().st_size > self.MAX_BYTES:
-            raise SubmissionError(f"{rel} is larger than {self.MAX_BYTES // 2**20} MB")
-        return p.read_bytes()
-
-    def read_text(self, rel: str) -> str:
-        return self.read_bytes(rel).decode("utf-8", errors="replace")
-
-    def read_json(self, rel: str):
-        try:
-            return json.loads(self.read_text(rel))
-        except json.JSONDecodeError as e:
-            raise SubmissionError(f"{rel} is not valid JSON (line {e.lineno}: {e.msg}); "
-                             "re-run the notebook to write it again") from None
-
-
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def describe_failure(exc: BaseException, visibility: str) -> str:
     """A message for the student: the test's own words, or what their code did."""
-    from .sandbox.client import SandboxAbort, StudentRaised
+    from .sandbox.client import SandboxAbort, StudentRaised, ZygoteFailed
 
     notes = "\n".join(getattr(exc, "__notes__", []) or [])
     if isinstance(exc, AssertionError):
@@ -116,6 +38,9 @@ def describe_failure(exc: BaseException, visibility: str) -> str:
         text = f"Not implemented yet: {exc.student_message}"
     elif isinstance(exc, StudentRaised):
         text = f"Your code raised an error: {exc}"
+    elif isinstance(exc, ZygoteFailed):
+        text = (f"The autograder could not start a process for your code ({exc}); please tell "
+                "the course staff.")
     elif isinstance(exc, (SandboxAbort, FileNotFoundError, SubmissionError)):
         text = str(exc)
     elif isinstance(exc, AttributeError) and "is missing" in str(exc):
@@ -130,74 +55,88 @@ def describe_failure(exc: BaseException, visibility: str) -> str:
     return text[:MAX_MESSAGE]
 
 
-def run_job(job: dict) -> None:
+_LOADED: dict[str, tuple[tuple[int, int], dict[str, test_case]]] = {}
+
+
+def test_functions(path: str) -> dict[str, test_case]:
+    """The test cases of one otter test file by function name, loaded once per runner (again if
+    the file changed)."""
+    st = os.stat(path)
+    key = (st.st_mtime_ns, st.st_size)
+    if path not in _LOADED or _LOADED[path][0] != key:
+        _LOADED[path] = (key, {tc.test_func.__name__: tc for tc in load_test_cases(Path(path))})
+    return _LOADED[path][1]
+
+
+def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
+             cpu_fallback: bool) -> Event:
+    """Run one case; its ``end`` event."""
+    t0 = time.monotonic()
+    if case.tier == "gpu" and device != "cuda" and not cpu_fallback:
+        return Event("end", case.id, "skipped", "skipped: this GPU-tier test needs CUDA, which this "
+                     "machine lacks")
+    try:
+        tc = test_functions(case.file)[case.function]
+    except Exception as exc:  # noqa: BLE001 - the grader's fault, not the student's
+        return Event("end", case.id, "failed", f"The autograder could not load this test "
+                     f"({type(exc).__name__}: {exc}); please tell the course staff.")
+    try:
+        seed_everything(case.seed)
+        sandbox.begin_test(case.seed, case.time_limit_s)
+        env = {"submission": submission, "device": device}
+        kwargs = {name: env[name] if name in env else sandbox.module(name)
+                  for name in inspect.signature(tc.test_func).parameters}
+        tc.test_func(**kwargs)
+        return Event("end", case.id, "passed", tc.success_message or "",
+                     time.monotonic() - t0 - sandbox.uncharged_s)
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        message = describe_failure(exc, case.visibility)
+        if tc.failure_message:
+            message = f"{tc.failure_message}\n{message}"
+        return Event("end", case.id, "failed", message, time.monotonic() - t0 - sandbox.uncharged_s)
+
+
+def run_job(job: Job) -> None:
+    """Run the job's cases in order, appending their events; ``done`` last, whatever happens."""
+    import torch
+
     from .sandbox.client import Sandbox, SandboxOptions
 
+    if job.trusted_release not in sys.path:
+        sys.path.insert(0, job.trusted_release)  # given support code (trusted)
+    device = job.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    sandbox = Sandbox(SandboxOptions(
+        package_root=Path(job.package_root), log_path=Path(job.worker_log),
+        start_timeout_s=job.start_timeout_s, import_timeout_s=job.import_timeout_s,
+        user=job.sandbox_user, home=Path(job.student_home), env={"HW12_DEVICE": device}))
+    sandbox.broken.update(job.missing_modules)
+    submission = SubmissionFiles(Path(job.submission_dir))
+    with open(job.events, "a", buffering=1) as events:
+        try:
+            for case in job.cases:
+                if os.path.exists(job.stop_file):
+                    break
+                sandbox.sweep()  # processes the student's code left behind in the last test
+                events.write(Event("start", case.id).line())
+                events.write(run_case(case, sandbox, submission, device, job.cpu_fallback).line())
+        finally:
+            sandbox.close()
+            events.write(Event("done").line())
+
+
+def main(argv=None) -> int:
+    """Serve jobs, one job file path per line on stdin, until stdin closes. Python, torch, the test
+    files and the workers' fork server are paid for once, however many gradings the runner does."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     install_otter_shim()
     import torch
 
     torch.set_num_threads(1)
-    sys.path.insert(0, str(Path(job["trusted_release"]).resolve()))  # given support code (trusted)
-    events = open(job["events"], "a", buffering=1)
-    device = job.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
-    sandbox = Sandbox(SandboxOptions(
-        package_root=Path(job["package_root"]), log_path=Path(job["worker_log"]),
-        worker=Path(job["worker_script"]),
-        start_timeout_s=job["start_timeout_s"], import_timeout_s=job["import_timeout_s"],
-        user=job.get("sandbox_user"), home=Path(job["student_home"]),
-        env={"HW12_DEVICE": device}))
-    sandbox.broken.update(job.get("missing_modules", {}))
-    submission = SubmissionFiles(Path(job["submission_dir"]))
-    loaded: dict[str, dict[str, test_case]] = {}
-
-    def emit(**record):
-        events.write(json.dumps(record) + "\n")
-
-    for case in job["cases"]:
-        sandbox.sweep()  # processes the student's code left behind in the last test
-        emit(event="start", id=case["id"])
-        t0 = time.monotonic()
-        if case["tier"] == "gpu" and device != "cuda" and not job.get("cpu_fallback"):
-            emit(event="end", id=case["id"], status="skipped", passed=False, seconds=0.0,
-                 message="skipped: this GPU-tier test needs CUDA, which this machine lacks")
-            continue
-        try:
-            if case["file"] not in loaded:
-                loaded[case["file"]] = load_test_functions(Path(case["file"]))
-            tc = loaded[case["file"]][case["function"]]
-        except Exception as exc:  # noqa: BLE001 - the grader's fault, not the student's
-            emit(event="end", id=case["id"], status="failed", passed=False, seconds=0.0,
-                 message=f"The autograder could not load this test ({type(exc).__name__}: {exc}); "
-                         "please tell the course staff.")
-            continue
-        try:
-            seed_everything(case["seed"])
-            sandbox.begin_test(case["seed"], case["time_limit_s"])
-            env = {"submission": submission, "device": device}
-            kwargs = {name: env[name] if name in env else sandbox.module(name)
-                      for name in inspect.signature(tc.test_func).parameters}
-            tc.test_func(**kwargs)
-            emit(event="end", id=case["id"], status="passed", passed=True,
-                 seconds=time.monotonic() - t0 - sandbox.uncharged_s,
-                 message=tc.success_message or "")
-        except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            message = describe_failure(exc, case["visibility"])
-            if tc_failure := getattr(loaded.get(case["file"], {}).get(case["function"]),
-                                     "failure_message", None):
-                message = f"{tc_failure}\n{message}"
-            emit(event="end", id=case["id"], status="failed", passed=False,
-                 seconds=time.monotonic() - t0 - sandbox.uncharged_s, message=message)
-    sandbox.close()
-    events.close()
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    job = json.loads(Path(argv[0]).read_text())
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    run_job(job)
+    for line in sys.stdin:
+        if line.strip():
+            run_job(Job.read(line.strip()))
     return 0
 
 

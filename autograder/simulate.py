@@ -221,7 +221,7 @@ def _copy_submission(submission: Path, dest: Path) -> None:
     if submission.is_dir():
         shutil.copytree(submission, dest, symlinks=True, dirs_exist_ok=True)
     elif submission.is_file():  # a zip upload: Gradescope unpacks it into the submission folder
-        from .supervisor import safe_extract
+        from .uploads import safe_extract
 
         safe_extract(submission, dest)
     else:

@@ -7,31 +7,26 @@ the runner after a crash, and gives zero with a message to every case that did n
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Case, GradingConfig
 from .results import CaseResult, build_results
+from .sandbox.protocol import CaseSpec, Event, Job
+from .uploads import (MAX_HELPER_MODULES, UploadError, copy_upload_file, find_file, linked_file,
+                      plain_file)
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 BACKSTOP_GRACE_S = 30.0  # on top of a case's limit + worker start-up: the sandbox enforces the tight one
-MAX_UPLOAD_BYTES = 256 * 1024 * 1024
-MAX_UPLOAD_FILES = 5000
-MAX_FILE_BYTES = 32 * 1024 * 1024  # one submitted file
 BUDGET_BACKSTOP = 1.25  # the whole part stops at this multiple of its budget, whatever happens
 GRADER_OOM_SCORE_ADJ = -900  # the student's processes get +1000
-MAX_HELPER_MODULES = 50  # the student's own extra modules next to an API module
-SKIP_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git"}
 
 
 @dataclass
@@ -61,38 +56,12 @@ class GradeOptions:
     stop_when_failed: frozenset[str] | None = None
 
 
-class UploadError(Exception):
-    """The uploaded archive cannot be unpacked safely."""
-
-
-def safe_extract(archive: Path, dest: Path) -> None:
-    """Unzip without leaving ``dest`` and within size limits."""
-    with zipfile.ZipFile(archive) as zf:
-        infos = zf.infolist()
-        if len(infos) > MAX_UPLOAD_FILES:
-            raise UploadError(f"the zip holds {len(infos)} files; at most {MAX_UPLOAD_FILES}")
-        if sum(i.file_size for i in infos) > MAX_UPLOAD_BYTES:
-            raise UploadError("the zip unpacks to more than 256 MB")
-        root = dest.resolve()
-        for info in infos:
-            target = (dest / info.filename).resolve()
-            if root != target and root not in target.parents:
-                raise UploadError(f"the zip entry {info.filename!r} points outside the upload")
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
-
-
 class ScratchPaths:
     """The scratch folder of one grading, and who may touch what in it.
 
     ``scratch/``      root, 0711: the student's process may pass through, not list it
     ``private/``      root, 0700: job, events, logs, the submitted data files (never the student's)
     ``pkg/hw12/``     root, 0755/0644: the student's package, readable and not writable by them
-    ``sandbox_bin/``  root, 0755/0644: the worker script, so a restart runs the grader's own copy
     ``home/``         the sandbox user, 0700: HOME, TMPDIR and working folder of the student's code
 
     Modes are set explicitly, so the layout is the same whatever umask the grader runs under.
@@ -103,7 +72,6 @@ class ScratchPaths:
         self.private = self.root / "private"
         self.submission = self.private / "submission"
         self.pkg = self.root / "pkg"
-        self.sandbox_bin = self.root / "sandbox_bin"
         self.home = self.root / "home"
 
     def create(self, sandbox_user: str | None) -> None:
@@ -118,81 +86,13 @@ class ScratchPaths:
 
             entry = pwd.getpwnam(sandbox_user)
             os.chown(self.home, entry.pw_uid, entry.pw_gid)
-        self.sandbox_bin.mkdir()
-        for name in ("worker.py", "protocol.py"):
-            shutil.copyfile(PACKAGE_DIR / "sandbox" / name, self.sandbox_bin / name)
 
     def publish(self) -> None:
-        """Make the package and the worker readable (never writable) by anyone."""
-        for top in (self.pkg, self.sandbox_bin):
-            for dirpath, _, filenames in os.walk(top):
-                os.chmod(dirpath, 0o755)
-                for name in filenames:
-                    os.chmod(os.path.join(dirpath, name), 0o644)
-
-
-def _plain_file(upload: Path, rel: Path) -> Path | None:
-    """``upload / rel`` if it and every folder on the way are real (no symbolic links)."""
-    path = upload
-    for i, name in enumerate(rel.parts):
-        path = path / name
-        try:
-            st = os.lstat(path)
-        except OSError:
-            return None
-        last = i == len(rel.parts) - 1
-        if stat.S_ISLNK(st.st_mode) or not (stat.S_ISREG(st.st_mode) if last
-                                             else stat.S_ISDIR(st.st_mode)):
-            return None
-    return path
-
-
-def find_file(upload: Path, relpath: str) -> Path | None:
-    """The submitted copy of ``relpath`` (e.g. hw12/rlhf.py): exact path first, else by name.
-
-    Symbolic links are never followed, neither for the file nor for a folder on its way.
-    """
-    exact = _plain_file(upload, Path(relpath))
-    if exact is not None:
-        return exact
-    name = Path(relpath).name
-    hits = [p for p in upload.rglob(name)
-            if not (SKIP_DIRS & set(p.relative_to(upload).parts)) and not p.name.startswith("._")
-            and _plain_file(upload, p.relative_to(upload)) is not None]
-    parent = Path(relpath).parent.name
-    hits.sort(key=lambda p: (p.parent.name != parent, len(p.parts), str(p)))
-    return hits[0] if hits else None
-
-
-def linked_file(upload: Path, relpath: str) -> bool:
-    """Whether ``relpath`` is in the upload only as (or through) a symbolic link."""
-    path = upload
-    for name in Path(relpath).parts:
-        path = path / name
-        if path.is_symlink():
-            return True
-    return False
-
-
-def copy_upload_file(src: Path, dest: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
-    """Copy one submitted file without following links, refusing anything but a small regular file."""
-    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UploadError(f"{src.name} is not a regular file")
-        if st.st_size > max_bytes:
-            raise UploadError(f"{src.name} is larger than {max_bytes // 2**20} MB")
-        with open(fd, "rb", closefd=False) as f:
-            data = f.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise UploadError(f"{src.name} is larger than {max_bytes // 2**20} MB")
-    finally:
-        os.close(fd)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with open(fd, "wb") as f:
-        f.write(data)
+        """Make the package readable (never writable) by anyone."""
+        for dirpath, _, filenames in os.walk(self.pkg):
+            os.chmod(dirpath, 0o755)
+            for name in filenames:
+                os.chmod(os.path.join(dirpath, name), 0o644)
 
 
 def prepare_package(layout: Layout, part, upload: Path,
@@ -218,7 +118,7 @@ def prepare_package(layout: Layout, part, upload: Path,
             continue
         try:
             for extra in sorted(found.parent.glob("*.py"))[:MAX_HELPER_MODULES]:  # own helpers
-                if extra.name != "__init__.py" and _plain_file(found.parent, Path(extra.name)):
+                if extra.name != "__init__.py" and plain_file(found.parent, Path(extra.name)):
                     copy_upload_file(extra, pkg / extra.name)
             copy_upload_file(found, pkg / f"{module}.py")
         except (OSError, UploadError) as e:
@@ -253,27 +153,126 @@ def protect_from_oom_killer() -> None:
         pass
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def kill_group(pid: int) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    proc.wait()
 
 
-def _read_events(path: Path, offset: int) -> tuple[list[dict], int]:
-    if not path.exists():
-        return [], offset
-    with open(path, "rb") as f:
-        f.seek(offset)
-        data = f.read()
-    cut = data.rfind(b"\n") + 1  # only whole lines
-    events = []
-    for line in data[:cut].splitlines():
+def hang_up(proc: subprocess.Popen, kill) -> None:
+    """End a process that serves requests read from its stdin: close it and wait; ``kill(pid)`` if
+    the process has not exited after 30 s."""
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        kill(proc.pid)
+        proc.wait()
+
+
+def runner_key(layout: Layout, python: str) -> tuple[str, str, str]:
+    """What a runner is bound to: the grader's code and trusted release it imports, and its Python
+    (grading roots that link to the same code share runners; the config is the supervisor's)."""
+    return (str((layout.root / "autograder").resolve()), str(layout.release.resolve()), python)
+
+
+class Runner:
+    """One trusted runner process (``python -m autograder.runner``), given jobs one at a time.
+
+    Kept across gradings by a ``RunnerPool``, so that its start-up (Python, torch, the test files,
+    the fork server of the student's workers) is paid once per batch rather than per submission.
+    Its output goes to its own log; a grading reads only what was written during its job.
+    """
+
+    def __init__(self, layout: Layout, python: str):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HW12_")}
+        env.update(PYTHONPATH=str(layout.root), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                   PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
+        self.key = runner_key(layout, python)
+        self.log = tempfile.NamedTemporaryFile(prefix="hw12-runner-", suffix=".log")
+        self.proc = subprocess.Popen([python, "-m", "autograder.runner"], cwd=str(layout.root),
+                                     env=env, stdin=subprocess.PIPE, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.log_offset = 0
+
+    def submit(self, job_path: Path) -> bool:
+        """Hand over a job; False if the runner is gone."""
+        self.log_offset = os.path.getsize(self.log.name)
         try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
+            self.proc.stdin.write(f"{job_path}\n".encode())
+            self.proc.stdin.flush()
+            return True
+        except (BrokenPipeError, ValueError):
+            return False
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, n: int = 1500) -> str:
+        """The end of what the runner wrote since the current job began."""
+        with open(self.log.name, "rb") as f:
+            f.seek(self.log_offset)
+            return f.read()[-n:].decode("utf-8", errors="replace")
+
+    def kill(self) -> None:
+        kill_group(self.proc.pid)
+
+    def close(self) -> None:
+        hang_up(self.proc, kill_group)
+        self.log.close()
+
+
+class RunnerPool:
+    """Idle runners kept for the next grading (one per grading running at once); a runner that was
+    stopped or died is never handed out again. Use as a context manager, or call ``close``."""
+
+    def __init__(self):
+        self._idle: list[Runner] = []
+        self._lock = threading.Lock()
+
+    def acquire(self, layout: Layout, python: str) -> Runner:
+        with self._lock:
+            for r in list(self._idle):
+                self._idle.remove(r)
+                if r.alive() and r.key == runner_key(layout, python):
+                    return r
+                r.close()
+        return Runner(layout, python)
+
+    def release(self, runner: Runner) -> None:
+        if runner.alive():
+            with self._lock:
+                self._idle.append(runner)
+        else:
+            runner.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for r in idle:
+            r.close()
+
+    def __enter__(self) -> "RunnerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _read_events(path: Path, offset: int) -> tuple[list[Event], int]:
+    """Whole lines appended to the events file since ``offset``; the new offset."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return [], offset
+    cut = data.rfind(b"\n") + 1
+    events = [e for e in map(Event.parse, data[:cut].splitlines()) if e is not None]
     return events, offset + cut
 
 
@@ -291,138 +290,138 @@ def question_shares(cases: list[Case], budget_s: float) -> dict[str, float]:
     return {**{q: budget_s * w / total for q, w in weight.items()}, **gpu}
 
 
+def _job(layout: Layout, cfg: GradingConfig, pending: list[Case], paths: ScratchPaths,
+         missing: dict[str, str], opts: GradeOptions) -> Job:
+    return Job(
+        cases=tuple(CaseSpec(c.id, str(c.file), c.function, c.tier, c.visibility, c.time_limit_s,
+                             c.seed) for c in pending),
+        events=str(paths.private / "events.jsonl"), stop_file=str(paths.private / "stop"),
+        package_root=str(paths.pkg), submission_dir=str(paths.submission),
+        worker_log=str(paths.private / "worker.log"), student_home=str(paths.home),
+        trusted_release=str(layout.release), start_timeout_s=cfg.defaults.start_timeout_s,
+        import_timeout_s=cfg.defaults.import_timeout_s, device=opts.device,
+        cpu_fallback=opts.device == "cpu", sandbox_user=opts.sandbox_user,
+        missing_modules=dict(missing))
+
+
 def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Path,
               missing: dict[str, str], opts: GradeOptions, budget_s: float,
-              echo=None) -> dict[str, CaseResult]:
-    """Run ``cases`` through as many runner processes as it takes; every case gets a result."""
+              echo=None, pool: RunnerPool | None = None) -> dict[str, CaseResult]:
+    """Run ``cases`` on runners from ``pool`` (a private one if None), starting a new runner after
+    one dies or is stopped, until every case has a result."""
     done: dict[str, CaseResult] = {}
     by_id = {c.id: c for c in cases}
     t_start = time.monotonic()
     paths = ScratchPaths(scratch)
-    events_path = paths.private / "events.jsonl"
-    offset, attempts_without_progress = 0, 0
-
-    def finish(case_id, status, message, seconds):
-        case = by_id[case_id]
-        done[case_id] = CaseResult(case=case, status=status, message=message, seconds=seconds)
-        if echo:
-            echo(done[case_id])
-
-    def stop_early() -> bool:
-        if not opts.stop_when_failed:
-            return False
-        failed = {r.case.question for r in done.values() if r.status == "failed"}
-        if not opts.stop_when_failed <= failed:
-            return False
-        for c in cases:
-            if c.id not in done:
-                finish(c.id, "skipped", "not run: validation stopped early", 0.0)
-        return True
-
+    job_path, events_path = paths.private / "job.json", paths.private / "events.jsonl"
     share = question_shares(cases, budget_s)
     spent = {q: 0.0 for q in share}
     gpu_s = sum(c.time_limit_s for c in cases if c.tier == "gpu")
     backstop_s = budget_s * BUDGET_BACKSTOP + gpu_s  # the whole part stops here, whatever happens
+    own_pool = pool is None
+    pool = RunnerPool() if own_pool else pool
+    offset, attempts_without_progress = 0, 0
 
-    def over_share() -> None:  # a question that used its share: its remaining cases are not run
+    def finish(case_id, status, message, seconds):
+        done[case_id] = CaseResult(case=by_id[case_id], status=status, message=message,
+                                   seconds=seconds)
+        if echo:
+            echo(done[case_id])
+
+    def fill(predicate, message) -> None:  # every case not yet done that ``predicate`` picks
         for c in cases:
-            if c.id not in done and spent[c.question] >= share[c.question]:
-                finish(c.id, "failed", f"not run: question {c.question} used up its share of the "
-                       f"time budget ({share[c.question]:.0f} s) in earlier tests (look for a slow "
-                       "or hanging function above)", 0.0)
+            if c.id not in done and predicate(c):
+                finish(c.id, "failed" if message else "skipped",
+                       message(c) if message else "not run: validation stopped early", 0.0)
 
-    while len(done) < len(cases):
-        over_share()
-        pending = [c for c in cases if c.id not in done]
-        if not pending:
-            break
-        if time.monotonic() - t_start > backstop_s:
-            for c in pending:
-                finish(c.id, "failed", "not run: the time budget of this part was used up by "
-                       "earlier tests (look for a slow or hanging function above)", 0.0)
-            break
-        job = {
-            "cases": [{"id": c.id, "file": str(c.file), "function": c.function, "tier": c.tier,
-                       "visibility": c.visibility, "time_limit_s": c.time_limit_s, "seed": c.seed}
-                      for c in pending],
-            "events": str(events_path), "package_root": str(paths.pkg),
-            "submission_dir": str(paths.submission), "worker_log": str(paths.private / "worker.log"),
-            "student_home": str(paths.home),
-            "trusted_release": str(layout.release), "missing_modules": missing,
-            "start_timeout_s": cfg.defaults.start_timeout_s,
-            "import_timeout_s": cfg.defaults.import_timeout_s, "device": opts.device,
-            "cpu_fallback": opts.device == "cpu", "sandbox_user": opts.sandbox_user,
-            "worker_script": str(paths.sandbox_bin / "worker.py"),
-        }
-        job_path = paths.private / "job.json"
-        job_path.write_text(json.dumps(job))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HW12_")}
-        env.update(PYTHONPATH=str(layout.root), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
-        with open(paths.private / "runner.log", "ab") as log:
-            proc = subprocess.Popen([opts.python, "-m", "autograder.runner", str(job_path)],
-                                    cwd=str(layout.root), env=env, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def stop_early() -> bool:
+        failed = {r.case.question for r in done.values() if r.status == "failed"}
+        if not opts.stop_when_failed or not opts.stop_when_failed <= failed:
+            return False
+        fill(lambda c: True, None)
+        return True
+
+    def watch(runner: Runner) -> tuple[bool, bool]:
+        """Follow one job on ``runner``; (the runner finished it and is free, a case ended)."""
+        nonlocal offset
         current, started, progressed = None, time.monotonic(), False
         while True:
             events, offset = _read_events(events_path, offset)
             for ev in events:
-                if ev.get("id") not in by_id or ev["id"] in done:
+                if ev.event == "done":
+                    return True, progressed
+                if ev.id not in by_id or ev.id in done:
                     continue
-                if ev["event"] == "start":
-                    current, started = ev["id"], time.monotonic()
-                elif ev["event"] == "end":
-                    if ev["id"] == current:
+                if ev.event == "start":
+                    current, started = ev.id, time.monotonic()
+                elif ev.event == "end":
+                    if ev.id == current:
                         spent[by_id[current].question] += time.monotonic() - started
-                    finish(ev["id"], ev.get("status", "failed"), str(ev.get("message", "")),
-                           float(ev.get("seconds", 0.0)))
-                    current, progressed = None, True
+                        current = None
+                    finish(ev.id, ev.status or "failed", ev.message, ev.seconds)
+                    progressed = True
             if stop_early():
-                _kill_group(proc)
-                break
-            if proc.poll() is not None:
-                break
+                Path(paths.private / "stop").touch()  # the runner ends the job after this case
             now = time.monotonic()
-            backstop = (by_id[current].time_limit_s + cfg.defaults.start_timeout_s
-                        + cfg.defaults.import_timeout_s + BACKSTOP_GRACE_S) if current else 0
-            if current and now - started > backstop:
-                _kill_group(proc)
-                spent[by_id[current].question] += now - started
-                finish(current, "failed", f"timed out: this test ran past its limit of "
-                       f"{by_id[current].time_limit_s:.0f} s and was stopped", now - started)
-                progressed = True
-                break
-            q = by_id[current].question if current else None
-            if q and spent[q] + (now - started) > share[q]:
-                _kill_group(proc)
-                spent[q] += now - started
-                finish(current, "failed", f"timed out: question {q} used up its share of the "
-                       f"time budget ({share[q]:.0f} s) and this test was stopped", now - started)
-                progressed = True
-                break
-            if now - t_start > backstop_s:
-                _kill_group(proc)
-                break
+            stop = None
+            if not runner.alive():
+                stop = ("the grading process stopped during this test (your code may have used "
+                        "too much memory, or ended the process)")
+            elif current and now - started > (by_id[current].time_limit_s + BACKSTOP_GRACE_S
+                                              + cfg.defaults.start_timeout_s
+                                              + cfg.defaults.import_timeout_s):
+                stop = (f"timed out: this test ran past its limit of "
+                        f"{by_id[current].time_limit_s:.0f} s and was stopped")
+            elif current and spent[by_id[current].question] + now - started > share[by_id[current].question]:
+                q = by_id[current].question
+                stop = (f"timed out: question {q} used up its share of the time budget "
+                        f"({share[q]:.0f} s) and this test was stopped")
+            elif now - t_start > backstop_s:
+                stop = "timed out: the time budget of this part ran out during this test"
+            if stop is not None:
+                if runner.alive():
+                    runner.kill()
+                # what the runner wrote before it stopped still counts
+                events, offset = _read_events(events_path, offset)
+                for ev in events:
+                    if ev.event == "end" and ev.id in by_id and ev.id not in done:
+                        finish(ev.id, ev.status or "failed", ev.message, ev.seconds)
+                        progressed = True
+                if current and current not in done:
+                    spent[by_id[current].question] += now - started
+                    finish(current, "failed", stop, now - started)
+                    progressed = True
+                return False, progressed
             time.sleep(0.05)
-        events, offset = _read_events(events_path, offset)
-        for ev in events:
-            if ev.get("id") in by_id and ev["id"] not in done and ev["event"] == "end":
-                finish(ev["id"], ev.get("status", "failed"), str(ev.get("message", "")),
-                       float(ev.get("seconds", 0.0)))
-                progressed = True
-                if ev["id"] == current:
-                    current = None
-        if current and current not in done:
-            finish(current, "failed", "the grading process stopped during this test (your code "
-                   "may have used too much memory, or ended the process)",
-                   time.monotonic() - started)
-            progressed = True
-        attempts_without_progress = 0 if progressed else attempts_without_progress + 1
-        if attempts_without_progress >= 2:
-            tail = _tail(paths.private / "runner.log")
-            for c in [c for c in cases if c.id not in done]:
-                finish(c.id, "failed", "the autograder could not run this test; please tell the "
-                       f"course staff. Details:\n{tail}", 0.0)
+
+    try:
+        while len(done) < len(cases):
+            fill(lambda c: spent[c.question] >= share[c.question],  # a question out of time
+                 lambda c: f"not run: question {c.question} used up its share of the time budget "
+                           f"({share[c.question]:.0f} s) in earlier tests (look for a slow or "
+                           "hanging function above)")
+            if time.monotonic() - t_start > backstop_s:
+                fill(lambda c: True, lambda c: "not run: the time budget of this part was used up "
+                     "by earlier tests (look for a slow or hanging function above)")
+            pending = [c for c in cases if c.id not in done]
+            if not pending:
+                break
+            _job(layout, cfg, pending, paths, missing, opts).write(job_path)
+            runner = pool.acquire(layout, opts.python)
+            finished, progressed = watch(runner) if runner.submit(job_path) else (False, False)
+            if finished:
+                pool.release(runner)
+            else:
+                tail = runner.log_tail()
+                runner.kill()
+                runner.close()
+            attempts_without_progress = 0 if progressed else attempts_without_progress + 1
+            if attempts_without_progress >= 2 or (finished and not progressed):
+                fill(lambda c: True, lambda c: "the autograder could not run this test; please "
+                     f"tell the course staff. Details:\n{'' if finished else tail}")
+    finally:
+        if own_pool:
+            pool.close()
     if opts.sandbox_user and os.geteuid() == 0:  # nothing of the student's outlives the grading
         from .sandbox.client import kill_user_processes, remove_user_files, sandbox_ids
 
@@ -432,16 +431,10 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
     return done
 
 
-def _tail(path: Path, n: int = 1500) -> str:
-    try:
-        return path.read_bytes()[-n:].decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
 def grade_part(layout: Layout, cfg: GradingConfig, part_name: str, cases: list[Case],
-               upload: Path, opts: GradeOptions, echo=None) -> dict:
-    """Grade one unpacked submission for one part; return the results.json dictionary."""
+               upload: Path, opts: GradeOptions, echo=None, pool: RunnerPool | None = None) -> dict:
+    """Grade one unpacked submission for one part; return the results.json dictionary. Runners come
+    from ``pool`` when given (kept there for the next grading), else one is started for this one."""
     t0 = time.monotonic()
     part = cfg.parts[part_name]
     tiers = {"cpu": {"cpu"}, "gpu": {"gpu"}, "all": {"cpu", "gpu"}}[opts.tier]
@@ -452,6 +445,7 @@ def grade_part(layout: Layout, cfg: GradingConfig, part_name: str, cases: list[C
         paths.create(opts.sandbox_user)
         missing, notes = prepare_package(layout, part, upload, paths)
         paths.publish()
-        done = run_cases(layout, cfg, selected, scratch, missing, opts, part.budget_s, echo)
+        done = run_cases(layout, cfg, selected, scratch, missing, opts, part.budget_s, echo,
+                         pool)
     return build_results(cfg, part_name, [done[c.id] for c in selected],
                          time.monotonic() - t0, notes=[*missing.values(), *notes])

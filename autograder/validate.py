@@ -2,13 +2,13 @@
 
 1. The reference solutions score full marks (every tier; GPU-tier tests in their CPU version).
 2. The untouched release (assignment/) scores zero on every question.
-3. Every mutant in tests/mutants/<part>/ loses points on each question it lists in ``LOSES``;
-   every alternative (a different but correct implementation) keeps full marks on every CPU-tier
-   question that calls the module it changes.
+3. Every mutant in tests/mutants/<part>/<question>/ loses points on its question (and on each
+   question of its ``ALSO_LOSES``); every alternative (a different but correct implementation)
+   keeps full marks on every CPU-tier question that calls the module it changes. The bank's format
+   and its one parser: autograder/mutants.py.
 """
 from __future__ import annotations
 
-import ast
 import math
 import os
 import shutil
@@ -16,58 +16,13 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from .config import load_config
+from .mutants import Variant, default_bank, load_bank
 from .results import question_scores
-from .supervisor import GradeOptions, Layout, grade_part
-
-MARKER = "# ---- code below"
-
-
-@dataclass(frozen=True)
-class Variant:
-    """One file of the mutant bank."""
-
-    path: Path
-    part: str
-    module: str
-    kind: str  # mutant | alternative
-    loses: tuple[str, ...]
-    code: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.part}/{self.path.stem}"
-
-
-def load_variant(path: Path, part: str) -> Variant:
-    text = path.read_text()
-    if MARKER not in text:
-        raise ValueError(f"{path}: no '{MARKER}' line")
-    head, code = text.split(MARKER, 1)
-    meta = {}
-    for node in ast.parse(head).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            meta[node.targets[0].id] = ast.literal_eval(node.value)
-    kind = meta.get("KIND", "mutant")
-    if kind not in ("mutant", "alternative"):
-        raise ValueError(f"{path}: KIND must be 'mutant' or 'alternative'")
-    loses = tuple(meta.get("LOSES", ()))
-    if kind == "mutant" and not loses:
-        raise ValueError(f"{path}: a mutant must list the questions it LOSES")
-    return Variant(path, part, meta["MODULE"], kind, loses, code.split("\n", 1)[1])
-
-
-def load_bank(repo: Path, parts) -> list[Variant]:
-    bank = []
-    for part in parts:
-        folder = repo / "tests" / "mutants" / part
-        for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
-            bank.append(load_variant(path, part))
-    return bank
-
+from .supervisor import GradeOptions, Layout, RunnerPool, grade_part
 
 # What the notebooks record about the module that ran them (hash and fingerprint), per log file.
 RECORD_SCRIPT = """
@@ -95,7 +50,7 @@ def make_upload(repo: Path, variant: Variant | None, dest: Path) -> Path:
         "__pycache__", "derivations", "written", "*.ipynb"))
     if variant is not None:
         target = dest / "hw12" / f"{variant.module}.py"
-        target.write_text(target.read_text() + "\n\n# ---- variant under test ----\n" + variant.code)
+        target.write_text(variant.applied_to(target.read_text()))
         if variant.kind == "alternative" and variant.module in LOG_OF_MODULE:
             subprocess.run([sys.executable, "-c", RECORD_SCRIPT, str(dest), variant.module,
                             LOG_OF_MODULE[variant.module]], check=True, capture_output=True,
@@ -103,7 +58,10 @@ def make_upload(repo: Path, variant: Variant | None, dest: Path) -> Path:
     return dest
 
 
-def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int:
+def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
+             bank: Path | None = None) -> int:
+    """Run the checks above for ``parts`` (all by default) with the mutant bank folder ``bank``
+    (the project's tests/mutants by default); print one line per check; 1 if any failed."""
     layout = Layout(repo)
     cfg, cases = load_config(layout.config, layout.tests)
     parts = parts or list(cfg.parts)
@@ -114,7 +72,8 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
     def grade(upload: Path, part: str, questions=None, stop=None) -> dict[str, tuple[float, float]]:
         selected = [c for c in cases[part] if questions is None or c.question in questions]
         run_opts = replace(opts, stop_when_failed=frozenset(stop) if stop else None)
-        return question_scores(grade_part(layout, cfg, part, selected, upload, run_opts))
+        return question_scores(grade_part(layout, cfg, part, selected, upload, run_opts,
+                                          pool=pool))
 
     def check_reference(part):
         with tempfile.TemporaryDirectory() as tmp:
@@ -144,9 +103,10 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True) -> int
         return f"alternative {v.name}", (f"lost points on {lost}: {s}" if lost else None)
 
     tasks = [(check_reference, p) for p in parts] + [(check_stubs, p) for p in parts]
-    tasks += [(check_variant, v) for v in load_bank(repo, parts)]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for label, problem in pool.map(lambda t: t[0](t[1]), tasks):
+    questions = {p: {c.question for c in cases[p]} for p in parts}
+    tasks += [(check_variant, v) for v in load_bank(bank or default_bank(repo), parts, questions)]
+    with RunnerPool() as pool, ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
+        for label, problem in threads.map(lambda t: t[0](t[1]), tasks):
             lines.append(f"{'FAIL' if problem else 'ok  '} {label}" + (f": {problem}" if problem else ""))
             if verbose or problem:  # --quiet still names what failed
                 print(lines[-1], flush=True)

@@ -3,8 +3,8 @@ at a time and with ``--jobs 2``, and how much of one grading is fixed start-up c
 
     python benchmarks/batch_throughput.py [--part diffusion] [--submissions 6]
 
-Builds a Gradescope-shaped export (reference, untouched stubs, mutants from tests/mutants/<part>/,
-cycled to the requested count), then grades it twice through ``python -m autograder grade EXPORT``
+Builds a Gradescope-shaped export (reference, untouched stubs, mutants from
+tests/mutants/<part>/<question>/, cycled to the requested count), then grades it twice through ``python -m autograder grade EXPORT``
 with ``--force``: ``--jobs 1`` pinned to one core and ``--jobs 2`` pinned to two (taskset).
 Gradings per core-minute = submissions / (wall minutes x cores given); per CPU-minute =
 submissions / CPU minutes used (less sensitive to other load on the machine). CPU time is the children's
@@ -35,11 +35,11 @@ sys.path.insert(0, str(REPO))
 def build_export(dest: Path, part: str, n: int) -> None:
     from autograder.config import load_config
     from autograder.supervisor import Layout
-    from autograder.validate import load_bank
+    from autograder.mutants import default_bank, load_bank
 
     cfg, _ = load_config(Layout(REPO).config, Layout(REPO).tests)
     modules = cfg.parts[part].modules
-    mutants = [v for v in load_bank(REPO, [part]) if v.kind == "mutant"]
+    mutants = [v for v in load_bank(default_bank(REPO), [part]) if v.kind == "mutant"]
     dest.mkdir(parents=True)
     meta = []
     for i in range(n):

@@ -36,6 +36,17 @@ def variant_upload(tmp: Path, module: str, code: str, name: str = "sub") -> Path
     return dest
 
 
+from autograder.supervisor import RunnerPool  # noqa: E402
+
+RUNNERS = RunnerPool()  # kept across the tests of this process, as a batch keeps them
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_runners():
+    yield
+    RUNNERS.close()
+
+
 def grade(root: Path, part: str, upload: Path, questions=None, **opts):
     """Grade ``upload`` with the grading root ``root``; return results.json as a dict."""
     from autograder.config import load_config
@@ -44,7 +55,7 @@ def grade(root: Path, part: str, upload: Path, questions=None, **opts):
     layout = Layout(root)
     cfg, cases = load_config(layout.config, layout.tests)
     selected = [c for c in cases[part] if questions is None or c.question in questions]
-    return grade_part(layout, cfg, part, selected, upload, GradeOptions(**opts))
+    return grade_part(layout, cfg, part, selected, upload, GradeOptions(**opts), pool=RUNNERS)
 
 
 from autograder.results import question_scores  # noqa: E402 - one definition, the grader's

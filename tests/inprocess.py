@@ -5,16 +5,15 @@ The sandboxed path is covered by validate and test_zip; these helpers make per-m
 """
 from __future__ import annotations
 
+import functools
 import inspect
-import json
-import random
 import sys
+import tempfile
 import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOL = ROOT / "solutions"
-MARK = "# ---- code below"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -24,12 +23,26 @@ if str(SOL) not in sys.path:
     sys.path.append(str(SOL))
 
 
+@functools.lru_cache(maxsize=None)
+def _scheduled(part: str, question: str) -> tuple:
+    """((case seed, test_case), ...) of one question in the grader's order, public file first."""
+    from autograder.config import load_config
+    from autograder.testfiles import load_test_cases
+
+    _, scheduled = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
+    loaded: dict = {}
+    out = []
+    for case in scheduled[part]:
+        if case.question == question:
+            if case.file not in loaded:
+                loaded[case.file] = {tc.test_func.__name__: tc for tc in load_test_cases(case.file)}
+            out.append((case.seed, loaded[case.file][case.function]))
+    return tuple(out)
+
+
 def cases(part: str, question: str) -> list:
     """The otter test_case objects of one question, public file first."""
-    from autograder.localrun import load_cases
-
-    tests = ROOT / "autograder" / "tests" / part
-    return [c for f in sorted(tests.glob(f"*/{question}.py"), reverse=True) for c in load_cases(f)]
+    return [tc for _, tc in _scheduled(part, question)]
 
 
 def module_from_source(source: str, module: str) -> types.ModuleType:
@@ -47,40 +60,38 @@ def reference_source(module: str) -> str:
     return (SOL / "hw12" / f"{module}.py").read_text()
 
 
-def variant_source(module: str, mutant: Path) -> tuple[dict, str]:
-    """(metadata, source) of a mutant-bank file: its code appended to the reference module."""
-    head, body = mutant.read_text().split(MARK, 1)
-    meta: dict = {}
-    exec(head, meta)
-    return meta, reference_source(module) + "\n" + body.split("\n", 1)[1]
+def variant_source(path: Path):
+    """(variant, source) of a mutant-bank file: the parsed file (autograder.mutants) and its code
+    appended to the reference module it patches."""
+    from autograder.mutants import load_variant
+
+    variant = load_variant(path)
+    return variant, variant.applied_to(reference_source(variant.module))
 
 
-class Submission:
-    """The ``submission`` fixture: read-only data files given as {relative path: text}."""
+def Submission(files: dict):  # noqa: N802 - used like the class it returns
+    """The ``submission`` parameter, the grader's own class, over the data files {relative path:
+    text} written to a temporary folder (removed with the object)."""
+    from autograder.testfiles import SubmissionFiles
 
-    def __init__(self, files: dict):
-        self.files = dict(files)
-
-    def exists(self, rel):
-        return rel in self.files
-
-    def read_text(self, rel):
-        return self.files[rel]
-
-    def read_json(self, rel):
-        return json.loads(self.files[rel])
+    folder = tempfile.TemporaryDirectory(prefix="hw12-files-")
+    for rel, text in files.items():
+        (Path(folder.name) / rel).parent.mkdir(parents=True, exist_ok=True)
+        (Path(folder.name) / rel).write_text(text)
+    submission = SubmissionFiles(Path(folder.name))
+    submission.folder = folder
+    return submission
 
 
 def grade(part: str, module_name: str, module, submission, questions, messages=None) -> dict:
-    """{question: [names of failing cases]} for ``questions`` (seeded like the grader); when a dict
-    is passed as ``messages`` it receives {case name: the failure's message}."""
-    import numpy as np
-    import torch
+    """{question: [names of failing cases]} for ``questions`` (each case seeded as the grader seeds
+    it); when a dict is passed as ``messages`` it receives {case name: the failure's message}."""
+    from autograder.testfiles import seed_everything
 
     failed: dict = {}
     for q in questions:
-        for case in cases(part, q):
-            torch.manual_seed(0), np.random.seed(0), random.seed(0)
+        for seed, case in _scheduled(part, q):
+            seed_everything(seed)
             params = inspect.signature(case.test_func).parameters
             env = {module_name: module, "submission": submission, "device": "cpu"}
             try:

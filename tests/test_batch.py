@@ -23,7 +23,7 @@ from autograder.batch import BatchOptions, list_submissions, read_metadata, run_
 from autograder.config import load_config
 from autograder.results import validate
 from autograder.supervisor import Layout
-from autograder.validate import load_variant
+from autograder.mutants import bank_files, load_variant
 from conftest import REPO, make_root, only_questions
 
 FAST = {"q1a", "q1c"}
@@ -48,8 +48,13 @@ def with_code(module: str, code: str):
     return build
 
 
+def _bank_path(name: str) -> Path:
+    """The diffusion bank's file named ``name`` (in its question's folder)."""
+    return next(p for p in bank_files(REPO / "tests" / "mutants", "diffusion") if p.stem == name)
+
+
 def mutant(name: str):
-    v = load_variant(REPO / "tests" / "mutants" / "diffusion" / f"{name}.py", "diffusion")
+    v = load_variant(_bank_path(name))
     return with_code(v.module, v.code)
 
 
@@ -602,8 +607,7 @@ def test_a_class_export_of_twenty_submissions(tmp_path):
               "submission_9", "submission_11", "submission_12"):
         assert float(rows[s][0]["score"]) == 0, s
     for i, name in enumerate(MUTANTS, 14):  # each loses points on (at least) what the bank says
-        loses = set(load_variant(REPO / "tests" / "mutants" / "diffusion" / f"{name}.py",
-                                 "diffusion").loses) & FULL_QUESTIONS
+        loses = set(load_variant(_bank_path(name)).loses) & FULL_QUESTIONS
         got = {q: float(rows[f"submission_{i}"][0][q]) for q in full}
         assert loses and {q for q in full if got[q] < full[q]} >= loses, name
     for s in builders:

@@ -1,7 +1,7 @@
 """Project tests of the early-exit part (Q3) beyond the graded test files.
 
 * the reference passes every CPU-tier case; the stubs fail every case and import cleanly;
-* every mutant in tests/mutants/early_exit loses its questions and every alternative keeps full
+* every mutant in tests/mutants/early_exit/<question>/ loses its question(s) and every alternative keeps full
   marks (graded in-process for speed; ``validate`` repeats this through the sandbox);
 * the Monte-Carlo check of 3(a) states its false-fail probability and has the power to reject the
   wrong variances of the mutant bank;
@@ -18,15 +18,15 @@ from __future__ import annotations
 import copy
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
 import inprocess
+from autograder.mutants import bank_files
 
 SOL = inprocess.SOL
-MUTANTS = inprocess.ROOT / "tests" / "mutants" / "early_exit"
+BANK = inprocess.ROOT / "tests" / "mutants"
 CPU_QUESTIONS = ["q3a", "q3b_model", "q3b_loss", "q3b_macs", "q3b_eval", "q3b_threshold",
                  "q3b_answers"]
 ANSWERS = "early_exit_answers.json"
@@ -79,21 +79,21 @@ def test_stubs_import_cleanly_and_fail_every_case():
         assert len(failed.get(q, [])) == n, f"the stub passes some cases of {q}: {failed.get(q)}"
 
 
-VARIANTS = sorted(MUTANTS.glob("*.py"))
+VARIANTS = bank_files(BANK, "early_exit")
 
 
 def test_bank_is_large_enough():
-    kinds = [inprocess.variant_source("early_exit", p)[0]["KIND"] for p in VARIANTS]
+    kinds = [inprocess.variant_source(p)[0].kind for p in VARIANTS]
     assert kinds.count("mutant") >= 10 and kinds.count("alternative") >= 3
 
 
 @pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
 def test_variant(path):
-    meta, source = inprocess.variant_source("early_exit", path)
-    assert meta["MODULE"] == "early_exit"
-    if meta["KIND"] == "mutant":
-        failed = _grade(source, meta["LOSES"])
-        kept = [q for q in meta["LOSES"] if q not in failed]
+    variant, source = inprocess.variant_source(path)
+    assert variant.module == "early_exit"
+    if variant.kind == "mutant":
+        failed = _grade(source, variant.loses)
+        kept = [q for q in variant.loses if q not in failed]
         assert not kept, f"mutant {path.stem} keeps full marks on {kept}"
     else:
         assert _grade(source, CPU_QUESTIONS) == {}, f"alternative {path.stem} loses points"
@@ -124,11 +124,11 @@ def test_monte_carlo_check_false_fail_and_power():
         "sign flipped": lambda M, k: o.phi(M / math.sqrt(2.0 ** (1 - k))),
     }
     for name, f in wrong.items():
-        gaps = [abs(f(M, k) - o.prob_final_nonpositive_ref(M, k)) for M, k in cases]
+        gaps = [abs(f(M, k) - o.prob_final_nonpositive_oracle(M, k)) for M, k in cases]
         assert max(gaps) >= 2 * eps, f"{name}: largest gap {max(gaps):.4f} < 2ε = {2 * eps:.4f}"
     for case, (M, k) in enumerate(cases):  # the seeds the test uses
-        p_hat = o.mc_prob_final_nonpositive(M, k, n, seed=1000 + case)
-        assert abs(p_hat - o.prob_final_nonpositive_ref(M, k)) < eps
+        p_hat = o.prob_final_nonpositive_mc_oracle(M, k, n, seed=1000 + case)
+        assert abs(p_hat - o.prob_final_nonpositive_oracle(M, k)) < eps
 
 
 def test_prob_final_nonpositive_tail_and_constants(ee):
@@ -208,6 +208,11 @@ BROKEN_ANSWERS = {  # name: (edit in place, words the message must contain)
     "edited MAC ratio": (lambda d: d["q3b_iv"].__setitem__(
         "mac_ratio", d["q3b_iv"]["mac_ratio"] * 0.8), "mac_ratio"),
     "wrong schema": (lambda d: d.__setitem__("schema", "v0"), "schema"),
+    "missing field": (lambda d: d["macs"].pop("small"), "macs.small is missing"),
+    "not finite": (lambda d: d["q3b_v"].__setitem__("small_accuracy", math.nan),
+                   "q3b_v.small_accuracy must be a finite number"),
+    "exit fractions as one number": (lambda d: d["q3b_iii"].__setitem__("exit_fraction", 0.5),
+                                     "q3b_iii.exit_fraction = 0.5 must be a list"),
 }
 
 
@@ -249,7 +254,7 @@ def test_only_q3b_answers_reads_the_answers_file():
 # ---------------------------------------------------------------------------------------------
 def test_q3b_gpu_reduced_cpu_reference_passes_and_all_blocks_predict_fails():
     assert _grade(inprocess.reference_source("early_exit"), ["q3b_gpu"]) == {}
-    _, bad = inprocess.variant_source("early_exit", MUTANTS / "predict_runs_all_blocks.py")
+    _, bad = inprocess.variant_source(BANK / "early_exit" / "q3b_model" / "predict_runs_all_blocks.py")
     assert "q3b_gpu" in _grade(bad, ["q3b_gpu"])
 
 

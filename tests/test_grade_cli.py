@@ -89,3 +89,25 @@ def test_schema_rejects_malformed_results(bad):
 
 def test_last_resort_results_are_valid():
     validate(failure_results("the grader broke", 1.5))
+
+
+def test_grade_prints_why_each_failed_test_failed(tmp_path):
+    """Staff see the first line of each failing test's message without opening results.json; the
+    whole message with -v."""
+    from autograder.mutants import load_variant
+
+    sub = _reference(tmp_path / "sub")
+    variant = load_variant(REPO / "tests" / "mutants" / "diffusion" / "q1c" / "bd_q1c_tanh.py")
+    target = sub / "hw12" / "binary_diffusion.py"
+    target.write_text(target.read_text() + "\n" + variant.code)
+    out = tmp_path / "results.json"
+    args = [str(sub), "--part", "diffusion", "--output", str(out), "--quiet"]
+    short, whole = _grade(*args), _grade(*args, "-v")
+    data = json.loads(out.read_text())
+    failed = [t for t in data["tests"] if "max_score" in t and t["score"] < t["max_score"]]
+    assert failed and all(t["tags"][0] == "q1c" for t in failed)
+    for t in failed:
+        first = t["output"].strip().splitlines()[0]
+        assert f"{t['name']}: {first}" in short.stdout
+        assert t["output"].strip().splitlines()[-1] in whole.stdout
+    assert "q1a" not in short.stdout.split("failed tests")[1]  # only the failing tests are listed

@@ -71,13 +71,21 @@ for path in glob.glob("/tmp/hw12-sim-*/autograder/source/files/autograder/tests/
     _try("read a hidden test", lambda: open(path).read())
 for path in glob.glob("/tmp/hw12-sim-*/autograder/results"):
     _try("wrote results", lambda: open(os.path.join(path, "results.json"), "w").write("{}"))
-_worker = os.path.abspath(sys.argv[0])
-_try("rewrote the worker", lambda: open(_worker, "a").write("\n"))
-_private = os.path.join(os.path.dirname(os.path.dirname(_worker)), "private")
+import worker as _worker_module  # the grader's worker code, loaded by the fork server
+_try("rewrote the worker", lambda: open(_worker_module.__file__, "a").write("\n"))
+_private = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "private")
 _try("listed the runner's files", lambda: os.listdir(_private))
 _try("read the job", lambda: open(os.path.join(_private, "job.json")).read())
+if not os.path.isdir(_private):
+    _reached.append("the test looked for the runner's files in the wrong place")
+_extra = sorted(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 4)
+if len(_extra) > 1:  # the one os.listdir itself opened
+    _reached.append("kept the grader's descriptors " + repr(_extra))
 _try("wrote into its package", lambda: open(os.path.join(os.path.dirname(__file__), "x.py"), "w"))
-_try("signalled the runner", lambda: os.kill(os.getppid(), signal.SIGKILL))
+_try("signalled the fork server", lambda: os.kill(os.getppid(), signal.SIGKILL))
+_try("signalled the runner", lambda: os.kill(int(open(f"/proc/{os.getppid()}/stat").read().split()[3]),
+                                              signal.SIGKILL))
 if not os.access(os.getcwd(), os.W_OK):
     _reached.append("has no writable working folder")
 _reference_survival_prob = survival_prob
@@ -90,7 +98,8 @@ def survival_prob(t, delta):
 
 def test_student_process_is_confined_to_its_own_folder(gradescope_sim, tmp_path):
     """Student code runs as the sandbox user: it cannot read the tests, write the results, change the
-    worker or its own package, read the runner's files or signal the grader; it has a writable home."""
+    worker or its own package, read the runner's files, signal the grader or its fork server, or use
+    a descriptor of theirs; it has a writable home."""
     def edit(cfg):
         cfg["parts"] = {"diffusion": cfg["parts"]["diffusion"]}
         qs = cfg["parts"]["diffusion"]["questions"]
@@ -113,9 +122,9 @@ def test_grade_does_not_depend_on_load(gradescope_sim, tmp_path):
     import subprocess
     import sys
 
-    from autograder.validate import load_variant
+    from autograder.mutants import load_variant
 
-    variant = load_variant(REPO / "tests" / "mutants" / "early_exit" / "per_batch_exit.py", "early_exit")
+    variant = load_variant(REPO / "tests" / "mutants" / "early_exit" / "q3b_model" / "per_batch_exit.py")
     upload = reference_upload(tmp_path, "early_exit")
     target = upload / "hw12" / "early_exit.py"
     target.write_text(target.read_text() + "\n" + variant.code)

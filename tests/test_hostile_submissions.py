@@ -19,6 +19,23 @@ from autograder.results import validate, write_results
 from conftest import (REPO, grade, make_root, only_questions, question_scores, simulate_upload,
                       variant_upload)
 
+# What a submission that attacks the protocol would do: find its reply pipe among the descriptors
+# it inherited (the ones it can write to).
+REPLY_PIPES = """
+def reply_pipes():
+    import os, stat
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if stat.S_ISFIFO(os.fstat(fd).st_mode) and \\
+                    os.stat(f"/proc/self/fd/{fd}", follow_symlinks=False).st_mode & 0o200:
+                fds.append(fd)
+        except OSError:
+            pass
+    return fds
+"""
+
 CASES = {
     "syntax_error": ("def broken(:\n    pass\n", "SyntaxError"),
     "infinite_loop_in_function": (
@@ -65,9 +82,9 @@ CASES = {
         "def survival_prob(t, delta):\n    raise ValueError('bad \\ud800 delta \\udfff')\n",
         "bad"),
     "extra_frame_in_every_reply": (  # desynchronise the protocol: the worker is restarted
-        "def survival_prob(t, delta):\n    import os, sys\n"
-        "    fd = int(sys.argv[sys.argv.index('--fd-out') + 1])\n"
-        "    os.write(fd, (5).to_bytes(8, 'big') + b'hello')\n"
+        "def survival_prob(t, delta):\n    import os\n"
+        "    for fd in reply_pipes():\n"
+        "        os.write(fd, (5).to_bytes(8, 'big') + b'hello')\n"
         "    return (1 - 2 * delta) ** t\n", "not an answer"),
 }
 
@@ -76,7 +93,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_hostile_submission_is_contained(name, gradescope_sim, fast_root_q1a_q2a, tmp_path):
     code, hint = CASES[name]
-    upload = variant_upload(tmp_path, "binary_diffusion", code)
+    upload = variant_upload(tmp_path, "binary_diffusion", REPLY_PIPES + code)
     sim = simulate_upload(fast_root_q1a_q2a, "diffusion", upload, tmp_path)
     results = sim.results
     assert sim.oom_kills == 0 and sim.leftover_processes == 0, sim.log[-2000:]
@@ -125,12 +142,12 @@ def test_loose_files_and_nested_folders_are_found(fast_root, tmp_path):
 # ---- attacks that need more than appended code -----------------------------------------------------
 FORK_WRITER = """
 def survival_prob(t, delta):
-    import os, sys, time
-    fd = int(sys.argv[sys.argv.index("--fd-out") + 1])
+    import os, time
     if os.fork() == 0:  # a child that writes into the inherited reply pipe a second later
         os.setsid()
         time.sleep(1.0)
-        os.write(fd, (7).to_bytes(8, "big") + b"garbage")
+        for fd in reply_pipes():
+            os.write(fd, (7).to_bytes(8, "big") + b"garbage")
         time.sleep(60)
         os._exit(0)
     return (1 - 2 * delta) ** t
@@ -188,7 +205,7 @@ def test_processes_left_behind_cost_nothing_elsewhere(name, gradescope_sim, fast
                                                       tmp_path):
     code = {"fork_writes_into_pipe_later": FORK_WRITER, "disk_filling_daemon": DISK_FILLER,
             "memory_hogs_under_the_oom_killer": MEMORY_HOGS}[name]
-    upload = variant_upload(tmp_path, "binary_diffusion", code)
+    upload = variant_upload(tmp_path, "binary_diffusion", REPLY_PIPES + code)
     sim = simulate_upload(fast_root_q1a_q2a, "diffusion", upload, tmp_path,
                           disk_mb=96 if name == "disk_filling_daemon" else None)
     _q2a_full(sim.results)

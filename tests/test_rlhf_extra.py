@@ -1,9 +1,9 @@
 """Project tests of the RLHF part (Q4) beyond the graded test files.
 
 * the reference passes every CPU-tier case, stubs fail every function question and import cleanly;
-* every mutant in tests/mutants/rlhf loses its questions and every alternative keeps full marks
-  (graded in-process, like ``autograder.localrun``, for speed);
-* the student-facing log schema equals the one the hidden tests use, and the reference log
+* every mutant in tests/mutants/rlhf/<question>/ loses its question(s) and every alternative keeps
+  full marks (graded in-process, like ``autograder.localrun``, for speed);
+* the hidden tests read the log schema students get, and the reference log
   (solutions/submission_log.json) is valid, consistent and hashes the reference rlhf.py;
 * the given code: corpus, quality score, labeller statistics, config, one policy step;
 * the reduced CPU run of the GPU-tier test (q4_gpu) passes for the reference and fails for a
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 import subprocess
 import sys
 import types
@@ -25,13 +24,12 @@ import inprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 SOL = ROOT / "solutions"
-TESTS = ROOT / "autograder" / "tests" / "rlhf"
-MUTANTS = ROOT / "tests" / "mutants" / "rlhf"
+BANK = ROOT / "tests" / "mutants"
 CPU_QUESTIONS = ["q4_logprobs", "q4_pg_loss", "q4_rm_loss", "q4_kl_rewards", "q4_log"]
 FUNCTION_QUESTIONS = CPU_QUESTIONS[:4]
-MARK = "# ---- code below"
 
 sys.path.insert(0, str(ROOT))
+from autograder.mutants import bank_files  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,18 +89,14 @@ def test_stubs_import_cleanly_and_fail_every_function_question():
         assert len(failed.get(q, [])) == n, f"stub passes some cases of {q}: {failed.get(q)}"
 
 
-@pytest.mark.parametrize("path", sorted(MUTANTS.glob("*.py")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", bank_files(BANK, "rlhf"), ids=lambda p: p.stem)
 def test_mutant_bank(path):
-    head, body = path.read_text().split(MARK, 1)
-    body = body.split("\n", 1)[1]
-    meta: dict = {}
-    exec(head, meta)
-    assert meta["MODULE"] == "rlhf" and meta["KIND"] in ("mutant", "alternative")
-    source = (SOL / "hw12" / "rlhf.py").read_text() + "\n" + body
+    variant, source = inprocess.variant_source(path)
+    assert variant.module == "rlhf"
     mod = _module_from_source(source)
-    if meta["KIND"] == "mutant":
-        failed = _grade(mod, _Submission(_reference_files(source)), meta["LOSES"])
-        missing = [q for q in meta["LOSES"] if q not in failed]
+    if variant.kind == "mutant":
+        failed = _grade(mod, _Submission(_reference_files(source)), variant.loses)
+        missing = [q for q in variant.loses if q not in failed]
         assert not missing, f"mutant {path.stem} keeps full marks on {missing}"
     else:
         # an alternative stands for a student who ran the notebook with that code
@@ -112,7 +106,7 @@ def test_mutant_bank(path):
 
 
 def test_mutant_bank_size():
-    kinds = [re.search(r'KIND = "(\w+)"', p.read_text()).group(1) for p in MUTANTS.glob("*.py")]
+    kinds = [inprocess.variant_source(p)[0].kind for p in bank_files(BANK, "rlhf")]
     assert kinds.count("mutant") >= 10 and kinds.count("alternative") >= 4
 
 
@@ -147,10 +141,13 @@ def test_damaged_logs_fail_with_a_message(damage):
 # ---------------------------------------------------------------------------------------------
 # schema and reference log
 # ---------------------------------------------------------------------------------------------
-def test_student_schema_copy_equals_grading_schema():
+def test_grader_reads_the_schema_students_get(hw12):
+    """One schema: the given hw12/rlhf_log_schema.json, read by the notebook's given code and, from
+    the release, by the hidden tests."""
     from autograder.testlib.rlhf_oracles import LOG_SCHEMA
 
-    assert json.loads((SOL / "hw12" / "rlhf_log_schema.json").read_text()) == LOG_SCHEMA
+    assert hw12.data.load_log_schema() == LOG_SCHEMA
+    assert LOG_SCHEMA["properties"]["code"]["required"] == ["path", "sha256", "fingerprint"]
 
 
 def test_reference_log_is_valid_and_current():
@@ -243,8 +240,8 @@ def test_one_policy_step_updates_the_policy(hw12):
 def test_q4_gpu_reduced_cpu_reference_passes_and_sign_flip_fails():
     ref = _module_from_source((SOL / "hw12" / "rlhf.py").read_text())
     assert _grade(ref, None, ["q4_gpu"]) == {}
-    flip = (MUTANTS / "pg_sign_flip.py").read_text().split(MARK, 1)[1].split("\n", 1)[1]
-    bad = _module_from_source((SOL / "hw12" / "rlhf.py").read_text() + "\n" + flip)
+    _, flip = inprocess.variant_source(BANK / "rlhf" / "q4_pg_loss" / "pg_sign_flip.py")
+    bad = _module_from_source(flip)
     assert "q4_gpu" in _grade(bad, None, ["q4_gpu"])
 
 

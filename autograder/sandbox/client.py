@@ -9,11 +9,11 @@ starts a fresh worker.
 """
 from __future__ import annotations
 
-import ctypes
+import json
 import os
-import resource
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import protocol as P
 
-WORKER = Path(__file__).with_name("worker.py")
+ZYGOTE = Path(__file__).with_name("zygote.py")
 
 
 class StudentRaised(Exception):
@@ -49,7 +49,6 @@ class StudentCrashed(SandboxAbort):
 _STRAY_WRITE = ("{label}: your code's process sent the grader something that is not an answer "
                 "(does your code, or a process it started, write to the grader's pipe?); it was "
                 "stopped and restarted")
-NPROC_LIMIT = 512  # processes and threads of the sandbox user (a fork bomb stops there)
 
 
 def _user_pids(uid: int) -> list[int]:
@@ -123,41 +122,12 @@ class SandboxOptions:
     package_root: Path
     log_path: Path
     python: str = sys.executable
-    worker: Path = WORKER  # a copy readable by the sandbox user when grading as root
     start_timeout_s: float = 120.0
     import_timeout_s: float = 30.0
     file_size_limit: int = 64 * 1024 * 1024
     user: str | None = None  # drop to this user when running as root (Gradescope)
     home: Path | None = None  # the student's writable folder: HOME, TMPDIR, working folder
     env: dict = field(default_factory=dict)
-
-
-def _child_setup(file_size_limit: int, user: tuple[int, int] | None):
-    """Runs in the worker between fork and exec, still with the runner's privileges.
-
-    Caps written file sizes, marks the process as the first the kernel kills when memory runs out
-    (only possible before privileges are dropped: /proc/self/oom_score_adj then belongs to root),
-    makes it die with the runner, and only then switches to the sandbox user ``(uid, gid)``.
-    """
-    def setup():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        try:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("1000")
-        except OSError:
-            if user is not None:  # as root this must work; elsewhere it is a best effort
-                raise
-        # PR_SET_PDEATHSIG = 1: the kernel kills the worker when the runner exits
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
-        if user is not None:
-            uid, gid = user
-            resource.setrlimit(resource.RLIMIT_NPROC, (NPROC_LIMIT, NPROC_LIMIT))
-            os.setgroups([])
-            os.setresgid(gid, gid, gid)
-            os.setresuid(uid, uid, uid)
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # reset by setuid
-    return setup
 
 
 def sandbox_ids(user: str | None) -> tuple[int, int] | None:
@@ -170,8 +140,104 @@ def sandbox_ids(user: str | None) -> tuple[int, int] | None:
     return entry.pw_uid, entry.pw_gid
 
 
+class ZygoteFailed(Exception):
+    """The fork server could not start or stopped answering: the grader's fault, not the student's."""
+
+
+class Zygote:
+    """The fork server (zygote.py) that starts every worker of this runner process.
+
+    Started on first use and kept for the runner's life, so Python's and torch's start-up is paid
+    once rather than for every worker (each submission of a batch, each restart after a crash).
+    """
+
+    _current: "Zygote | None" = None
+
+    def __init__(self, python: str, deadline: float):
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+        if "CUDA_VISIBLE_DEVICES" in os.environ:
+            env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        self.proc = subprocess.Popen(
+            [python, "-I", "-B", str(ZYGOTE), "--control", str(child.fileno())],
+            pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, env=env, cwd="/",
+            start_new_session=True)
+        child.close()
+        self.sock = parent
+        self.exits: dict[int, int] = {}
+        try:
+            self._receive(deadline, "ready")
+        except TimeoutError:
+            self.close()
+            raise ZygoteFailed("the fork server of the student's processes did not start in "
+                               "time") from None
+
+    @classmethod
+    def shared(cls, python: str, deadline: float) -> "Zygote":
+        """The runner's fork server, started (again) if it is not running."""
+        if cls._current is None or cls._current.proc.poll() is not None:
+            if cls._current is not None:
+                cls._current.close()
+            cls._current = cls(python, deadline)
+        return cls._current
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        self.proc.wait()
+
+    def _receive(self, deadline: float | None, want: str) -> dict:
+        """Read messages, keeping exit reports, until one with key ``want`` arrives."""
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if not ready:
+                raise TimeoutError
+            data = self.sock.recv(4096)
+            if not data:
+                raise ZygoteFailed("the fork server of the student's processes stopped "
+                                   f"(exit status {self.proc.poll()})")
+            message = json.loads(data)
+            if "exited" in message:
+                self.exits[message["exited"]] = message["status"]
+            if want in message:
+                return message
+
+    def spawn(self, request: dict, fds: tuple[int, int, int], deadline: float) -> int:
+        """Fork a worker for ``request`` with its request pipe, reply pipe and log; its pid."""
+        try:
+            socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
+            return self._receive(deadline, "forked")["forked"]
+        except TimeoutError:  # before OSError, of which it is a kind
+            raise ZygoteFailed("the fork server did not start a process for the student's code "
+                               "in time") from None
+        except OSError as e:
+            raise ZygoteFailed(f"the fork server could not be reached ({e})") from None
+
+    def poll(self, pid: int) -> int | None:
+        """``pid``'s exit status if it has ended, else None (never waits)."""
+        try:
+            self._receive(time.monotonic(), "never")
+        except TimeoutError:
+            pass
+        return self.exits.get(pid)
+
+    def wait(self, pid: int, timeout_s: float = 10.0) -> int | None:
+        deadline = time.monotonic() + timeout_s
+        while pid not in self.exits:
+            try:
+                self._receive(deadline, "exited")
+            except TimeoutError:
+                return None
+        return self.exits.pop(pid)
+
+
 class StudentProcess:
-    """One worker process and its two pipes."""
+    """One worker process (forked by the zygote) and its two pipes."""
 
     def __init__(self, opts: SandboxOptions, deadline: float):
         self.opts = opts
@@ -185,28 +251,29 @@ class StudentProcess:
         if "CUDA_VISIBLE_DEVICES" in os.environ:
             env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
         self.log = open(opts.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [opts.python, "-I", "-B", str(opts.worker), "--fd-in", str(to_child_r),
-             "--fd-out", str(from_child_w), "--package-root", str(opts.package_root)],
-            pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=self.log,
-            stderr=subprocess.STDOUT, env=env, cwd=home, start_new_session=True,
-            preexec_fn=_child_setup(opts.file_size_limit, sandbox_ids(opts.user)))
-        os.close(to_child_r)
-        os.close(from_child_w)
+        self.zygote = Zygote.shared(opts.python, deadline)
+        request = {"home": home, "env": env, "package_root": str(opts.package_root),
+                   "file_size_limit": opts.file_size_limit, "user": sandbox_ids(opts.user)}
+        try:
+            self.pid = self.zygote.spawn(request, (to_child_r, from_child_w, self.log.fileno()),
+                                         deadline)
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
         os.set_blocking(self.from_child, False)
         os.set_blocking(self.to_child, False)
         self.next_id = 1
         self._read(deadline, "starting Python for your code", expect_id=0)
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.zygote.poll(self.pid) is None
 
     def kill(self) -> None:
         try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self.proc.wait()
+        self.zygote.wait(self.pid)
         for fd in (self.to_child, self.from_child):
             try:
                 os.close(fd)
@@ -233,7 +300,7 @@ class StudentProcess:
             except BlockingIOError:
                 continue
             if not chunk:
-                code = self.proc.wait()
+                code = self.zygote.wait(self.pid, 2.0)
                 raise StudentCrashed(f"your code's process ended during {label} "
                                      f"(exit status {code}: sys.exit/os._exit, a crash, "
                                      "or too much memory)")
@@ -305,7 +372,7 @@ class Sandbox:
         if self.uid is None:
             return 0
         alive = self.proc is not None and self.proc.alive()
-        killed = kill_user_processes(self.uid, frozenset([self.proc.proc.pid]) if alive else frozenset())
+        killed = kill_user_processes(self.uid, frozenset([self.proc.pid]) if alive else frozenset())
         remove_user_files(self.uid, self.opts.home)
         return killed
 

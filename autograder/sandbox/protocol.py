@@ -1,4 +1,10 @@
-"""Wire format shared by the trusted test runner and the untrusted student worker.
+"""Wire formats: supervisor <-> trusted runner (typed JSON records), runner <-> student worker (frames).
+
+Supervisor -> runner: a ``Job`` (JSON file; its path is one line on the runner's stdin). Runner ->
+supervisor: ``Event`` records, one JSON line each, appended to the job's events file: ``start`` and
+``end`` for every case it runs, then ``done`` when the job is over and the runner is free again.
+
+Runner <-> worker:
 
 Stdlib and torch only: the worker imports this file as a sibling script, without the autograder
 package. Frames are an 8-byte big-endian length followed by a ``torch.save`` payload.
@@ -17,8 +23,10 @@ runner kills and restarts the worker instead of reading the pipe out of step.
 from __future__ import annotations
 
 import io
+import json
 import os
 import struct
+from dataclasses import asdict, dataclass, field
 
 HANDLE = "__hw12_handle__"  # (HANDLE, id, type_name, is_callable)
 GENERATOR = "__hw12_generator__"  # (GENERATOR, slot, state_tensor, device_str)
@@ -73,3 +81,69 @@ def read_frame(fd: int) -> bytes:
     if length > MAX_FRAME:
         raise FrameTooLarge(f"reply of {length} bytes exceeds the {MAX_FRAME}-byte limit")
     return read_exact(fd, length)
+
+
+# ---- supervisor <-> runner ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseSpec:
+    """One test case to run: ``function`` of the otter test file ``file``."""
+
+    id: str
+    file: str
+    function: str
+    tier: str  # cpu | gpu
+    visibility: str
+    time_limit_s: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one grading asks of a runner: the cases to run and where everything is."""
+
+    cases: tuple[CaseSpec, ...]
+    events: str  # the events file (JSON lines) the runner appends to
+    stop_file: str  # once this exists the runner runs no further case of the job
+    package_root: str  # the student's package (pkg/), readable by the worker
+    submission_dir: str  # the submitted data files (the runner's only)
+    worker_log: str
+    student_home: str
+    trusted_release: str  # given support code the tests may import
+    start_timeout_s: float
+    import_timeout_s: float
+    device: str | None = None  # None: cuda where available
+    cpu_fallback: bool = False  # GPU-tier cases run in their reduced CPU version
+    sandbox_user: str | None = None
+    missing_modules: dict[str, str] = field(default_factory=dict)  # module -> why it is missing
+
+    def write(self, path) -> None:
+        with open(path, "w") as f:
+            json.dump(asdict(self), f)
+
+    @classmethod
+    def read(cls, path) -> "Job":
+        with open(path) as f:
+            data = json.load(f)
+        return cls(**{**data, "cases": tuple(CaseSpec(**c) for c in data["cases"])})
+
+
+@dataclass(frozen=True)
+class Event:
+    """One line of the events file."""
+
+    event: str  # start | end | done
+    id: str = ""
+    status: str = ""  # passed | failed | skipped (end only)
+    message: str = ""
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return json.dumps(asdict(self)) + "\n"
+
+    @classmethod
+    def parse(cls, line: bytes) -> "Event | None":
+        try:
+            data = json.loads(line)
+            return cls(**data)
+        except (ValueError, TypeError):
+            return None

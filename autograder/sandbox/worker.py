@@ -1,6 +1,6 @@
 """The student worker: imports the submitted ``hw12`` package and answers calls from the test runner.
 
-    python -I worker.py --fd-in R --fd-out W --package-root DIR
+Each worker is a child of the fork server (zygote.py), which calls ``serve`` after confining it.
 
 Runs untrusted code, so it knows nothing secret: it imports only the standard library, torch and the
 sibling ``protocol.py``; tests, oracles and reference code stay in the runner process. Every reply is
@@ -8,7 +8,6 @@ made of plain data (see protocol.py); anything else stays here and is referred t
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import random
@@ -16,7 +15,8 @@ import sys
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import protocol as P  # noqa: E402 - the sibling file, found through the line above
+import protocol as P  # noqa: E402 - the sibling files, found through the line above
+from gradients import local_grad_of  # noqa: E402
 
 MAX_MESSAGE = 4000  # characters of an exception message or traceback sent back
 
@@ -109,20 +109,10 @@ class Worker:
         return {"value": self.encode(out), "generators": [g.get_state() if g else None for g in gens]}
 
     def cmd_grad_of(self, ref, name, wrt, args, kwargs):
-        import torch
-
         gens: list = []
         target = self.resolve(ref)
         fn = getattr(target, name) if name else target
-        kwargs = self.decode(kwargs, gens)
-        leaves = {}
-        for key in wrt:
-            leaves[key] = kwargs[key] = torch.as_tensor(kwargs[key]).detach().clone().requires_grad_(True)
-        out = fn(*self.decode(args, gens), **kwargs)
-        grads = {k: None for k in wrt}
-        if isinstance(out, torch.Tensor) and out.requires_grad:
-            got = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
-            grads = {k: (g.detach() if g is not None else None) for k, g in zip(leaves, got)}
+        out, grads = local_grad_of(fn, wrt, *self.decode(args, gens), **self.decode(kwargs, gens))
         return {"value": self.encode(out), "grads": self.encode(grads),
                 "generators": [g.get_state() if g else None for g in gens]}
 
@@ -159,15 +149,10 @@ class Worker:
         return ("err", type(exc).__name__, message[:MAX_MESSAGE], "\n".join(lines)[:MAX_MESSAGE])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--fd-in", type=int, required=True)
-    ap.add_argument("--fd-out", type=int, required=True)
-    ap.add_argument("--package-root", required=True)
-    a = ap.parse_args()
-    sys.path.insert(0, a.package_root)  # the working folder is the student's writable home
-    fd_in, fd_out = a.fd_in, a.fd_out
-    worker = Worker(a.package_root)
+def serve(fd_in: int, fd_out: int, package_root: str) -> None:
+    """Answer the runner's requests on ``fd_in`` with replies on ``fd_out`` until it hangs up."""
+    sys.path.insert(0, package_root)  # the working folder is the student's writable home
+    worker = Worker(package_root)
     import torch  # noqa: F401 - imported before any request, so request timing excludes it
 
     torch.set_num_threads(int(os.environ.get("HW12_WORKER_THREADS", "1")))
@@ -184,7 +169,3 @@ def main() -> None:
         except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
             payload = P.dumps((request_id, worker.describe(exc)))
         P.write_frame(fd_out, payload)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,10 +1,20 @@
 """Helpers for hidden tests: gradients through local or sandboxed functions, statistics, oracles.
 
 Hidden test files import from here; public test files must not (students do not have this package).
+
+Naming: an *oracle* is an independent computation of the value a test compares a submission with;
+every oracle is named ``<name>_oracle`` and lives in ``<part>_oracles.py``. ``<name>`` is the
+student's function when the oracle computes the same thing (``survival_prob_oracle``,
+``predict_oracle``), otherwise the quantity (``keep_prob_oracle``, ``conv2d_macs_oracle``); a
+Monte-Carlo oracle adds ``_mc`` (``prob_final_nonpositive_mc_oracle``). Everything else in those
+modules (schemas and consistency checks of uploaded files, diagnosis of wrong answers, inputs and
+data) is a helper, not an oracle. ``docs/QUESTIONS.md`` lists the oracles each question's tests use.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
+
+from ..sandbox.gradients import local_grad_of
 
 __all__ = ["grad_of"]
 
@@ -22,19 +32,3 @@ def grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: An
     if remote is not None:
         return remote(list(wrt), *args, **kwargs)
     return local_grad_of(fn, wrt, *args, **kwargs)
-
-
-def local_grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: Any):
-    """In-process implementation of :func:`grad_of` (also used inside the sandbox worker)."""
-    import torch
-
-    kwargs = dict(kwargs)
-    leaves = {}
-    for name in wrt:
-        leaf = torch.as_tensor(kwargs[name]).detach().clone().requires_grad_(True)
-        kwargs[name] = leaves[name] = leaf
-    out = fn(*args, **kwargs)
-    if not isinstance(out, torch.Tensor) or not out.requires_grad:
-        return (out.detach() if isinstance(out, torch.Tensor) else out), {n: None for n in wrt}
-    grads = torch.autograd.grad(out.sum(), list(leaves.values()), allow_unused=True)
-    return out.detach(), {n: (g.detach() if g is not None else None) for n, g in zip(leaves, grads)}

@@ -28,10 +28,10 @@ __all__ = [
     "chain_transition",
     "survival_prob_oracle",
     "keep_prob_oracle",
-    "posterior_plus_oracle",
+    "posterior_prob_plus_oracle",
     "bernoulli_kl_oracle",
     "log_sigmoid",
-    "binary_loss_oracle",
+    "diffusion_loss_oracle",
     "bce_sum_mean_oracle",
     "alpha_bar_oracle",
     "gaussian_marginal_oracle",
@@ -96,7 +96,7 @@ def _posterior_plus_scalar(y: float, x0: float, t: int, delta: float) -> float:
     return float(joint[0] / joint.sum())
 
 
-def posterior_plus_oracle(y_t, x0, t, delta: float) -> np.ndarray:
+def posterior_prob_plus_oracle(y_t, x0, t, delta: float) -> np.ndarray:
     """Elementwise P(Y_{t-1} = +1 | Y_t = y_t, Y_0 = x0) by enumerating Y_{t-1} (t >= 1).
 
     y_t, x0: arrays of ±1 of the same shape (B, ...); t: int, or a length-B sequence (per example
@@ -140,10 +140,10 @@ def log_sigmoid(z) -> np.ndarray:
     return -np.logaddexp(0.0, -to_numpy(z))
 
 
-def binary_loss_oracle(logits, y_t, x0, t, delta: float) -> float:
+def diffusion_loss_oracle(logits, y_t, x0, t, delta: float) -> float:
     """Mean over the batch of the sum over pixels of KL(posterior || Bern(sigmoid(logits)))."""
     z = to_numpy(logits)
-    p = posterior_plus_oracle(y_t, x0, t, delta)
+    p = posterior_prob_plus_oracle(y_t, x0, t, delta)
     log_q_plus, log_q_minus = log_sigmoid(z), log_sigmoid(-z)
     kl = np.zeros_like(p)
     for idx in np.ndindex(*p.shape):

@@ -8,19 +8,20 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import math
-import re
 from pathlib import Path
 from typing import Sequence
 
+from .jsonfiles import load_schema, non_finite_paths, schema_problems
+
 ANSWERS_FILE = "early_exit_answers.json"
-ANSWERS_SCHEMA = "hw12-early-exit-answers/1"
 MODULE_FILE = "hw12/early_exit.py"
 
 __all__ = [
-    "ANSWERS_FILE", "ANSWERS_SCHEMA", "MODULE_FILE",
-    "phi", "prob_final_nonpositive_ref", "hoeffding_radius", "mc_prob_final_nonpositive",
-    "predict_from_logits", "early_exit_loss_ref", "min_threshold_beating_ref",
-    "conv2d_macs", "linear_macs", "summarize_exits", "data_module", "shapes10", "batches",
+    "ANSWERS_FILE", "ANSWERS_SCHEMA_FILE", "MODULE_FILE",
+    "phi", "prob_final_nonpositive_oracle", "hoeffding_radius", "prob_final_nonpositive_mc_oracle",
+    "predict_oracle", "early_exit_loss_oracle", "min_threshold_beating_oracle",
+    "conv2d_macs_oracle", "linear_macs_oracle", "evaluate_early_exit_oracle", "data_module",
+    "shapes10", "batches",
     "text_sha256", "validate_answers", "consistency_problems", "spike_threshold",
     "diagnose_predict", "spread_inputs", "thresholds_between",
 ]
@@ -35,7 +36,7 @@ def phi(z: float) -> float:
     return 0.5 * math.erfc(-z / math.sqrt(2.0))
 
 
-def prob_final_nonpositive_ref(M: float, k: float) -> float:
+def prob_final_nonpositive_oracle(M: float, k: float) -> float:
     """P(Y <= 0 | Y_k = M) = Φ(-M / sqrt(2^(1-k))): the remaining sum X_{k+1} + ... is
     N(0, sum_{i>k} 2^-(i-1)) = N(0, 2^(1-k)) and independent of Y_k."""
     return phi(-float(M) / math.sqrt(2.0 ** (1.0 - float(k))))
@@ -47,7 +48,7 @@ def hoeffding_radius(n: int, false_fail: float) -> float:
     return math.sqrt(math.log(2.0 / false_fail) / (2.0 * n))
 
 
-def mc_prob_final_nonpositive(M: float, k: int, n: int, seed: int, terms: int = 60) -> float:
+def prob_final_nonpositive_mc_oracle(M: float, k: int, n: int, seed: int, terms: int = 60) -> float:
     """Monte-Carlo estimate of P(Y <= 0 | Y_k = M) from n simulated tails X_{k+1} + ... .
 
     Only the next ``terms`` terms are drawn; the rest has variance 2^(1-k-terms), far below the
@@ -70,7 +71,7 @@ def mc_prob_final_nonpositive(M: float, k: int, n: int, seed: int, terms: int = 
 # Q3b: predict, loss, MACs, evaluation
 # --------------------------------------------------------------------------------------------
 
-def predict_from_logits(exit_logits: Sequence, threshold: float):
+def predict_oracle(exit_logits: Sequence, threshold: float):
     """What predict must return, computed from the logits of every exit for every example.
 
     Returns (predictions, exit_index, confidence, margin): the first three as in the API; margin
@@ -95,7 +96,7 @@ def predict_from_logits(exit_logits: Sequence, threshold: float):
     return pred_all[exit_index, cols], exit_index, conf_all[exit_index, cols], margin
 
 
-def early_exit_loss_ref(exit_logits: Sequence, targets, weights=None) -> float:
+def early_exit_loss_oracle(exit_logits: Sequence, targets, weights=None) -> float:
     """sum_k w_k * mean-over-batch cross-entropy of exit k, in float64."""
     import torch
     import torch.nn.functional as F
@@ -107,25 +108,27 @@ def early_exit_loss_ref(exit_logits: Sequence, targets, weights=None) -> float:
                      for wk, z in zip(w, exit_logits)))
 
 
-def min_threshold_beating_ref(thresholds, accuracies, target):
+def min_threshold_beating_oracle(thresholds, accuracies, target):
     """Smallest threshold with accuracy strictly above target, or None."""
     ok = [float(t) for t, a in zip(thresholds, accuracies) if float(a) > float(target)]
     return min(ok) if ok else None
 
 
-def conv2d_macs(in_ch: int, out_ch: int, kernel: tuple, out_hw: tuple, groups: int = 1) -> int:
+def conv2d_macs_oracle(in_ch: int, out_ch: int, kernel: tuple, out_hw: tuple,
+                       groups: int = 1) -> int:
     """MACs of one Conv2d application to one example: every output value needs
     (in_ch / groups) * kh * kw multiply-adds."""
     kh, kw = kernel
     return out_ch * out_hw[0] * out_hw[1] * (in_ch // groups) * kh * kw
 
 
-def linear_macs(in_features: int, out_features: int) -> int:
+def linear_macs_oracle(in_features: int, out_features: int) -> int:
     """MACs of one Linear application to one example (the bias add is not a multiply-add)."""
     return in_features * out_features
 
 
-def summarize_exits(preds, exits, confs, labels, num_exits: int, exit_macs: Sequence[float]) -> dict:
+def evaluate_early_exit_oracle(preds, exits, confs, labels, num_exits: int,
+                               exit_macs: Sequence[float]) -> dict:
     """The dict evaluate_early_exit should return, from per-example predict outputs (concatenated
     over batches) and the cumulative MACs of each exit."""
     import torch
@@ -157,18 +160,11 @@ def data_module():
     """The reference ``hw12/early_exit_data.py`` (never the student's copy)."""
     global _DATA_MODULE
     if _DATA_MODULE is None:
-        try:
-            from autograder.testlib import release_module  # provided by the build when present
-        except ImportError:
-            release_module = None
-        if release_module is not None:
-            _DATA_MODULE = release_module("early_exit_data")
-        else:
-            path = Path(__file__).resolve().parents[2] / "solutions" / "hw12" / "early_exit_data.py"
-            spec = importlib.util.spec_from_file_location("_hw12_trusted_early_exit_data", path)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-            _DATA_MODULE = mod
+        path = Path(__file__).resolve().parents[2] / "solutions" / "hw12" / "early_exit_data.py"
+        spec = importlib.util.spec_from_file_location("_hw12_trusted_early_exit_data", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _DATA_MODULE = mod
     return _DATA_MODULE
 
 
@@ -203,112 +199,37 @@ def spike_threshold(thresholds: Sequence[float], mac_ratios: Sequence[float]) ->
     return float(thresholds[best_j])
 
 
-def _is_number(v) -> bool:
-    return type(v) in (int, float) and math.isfinite(v)
+ANSWERS_SCHEMA_FILE = "early_exit_answers_schema.json"
 
 
 def validate_answers(obj) -> list:
     """Problems (strings a student can act on) with a parsed early_exit_answers.json; [] if fine.
 
-    Schema ``hw12-early-exit-answers/1`` (every fraction in [0, 1], thresholds plain floats):
-        schema: the string above
-        q3b_i:   {baseline_accuracy}
-        q3b_ii:  {threshold, early_exit_accuracy}
-        q3b_iii: {early_exit_rate, confidence_early, confidence_full, exit_fraction: [..]}
-        q3b_iv:  {mac_ratio, spike_threshold}
-        q3b_v:   {small_accuracy}
-        q3b_vi:  {min_threshold (float or null), accuracy_at_min_threshold (float or null),
-                  mac_ratio_at_min_threshold (float or null)}
-        sweep:   {thresholds, accuracy, mac_ratio, early_exit_rate}: equal-length lists,
-                 thresholds strictly increasing
-        macs:    {baseline, small, early_exit_cumulative: [..]} (MACs per example)
-        config:  dict (the EarlyExitConfig used)
-        quick_mode: bool
-        module_sha256: 64 lowercase hex digits
+    The file must follow the JSON Schema ``hw12/early_exit_answers_schema.json`` (its
+    ``description`` of each field is what a message says was expected), hold only finite numbers,
+    and meet what a schema cannot say: the exit fractions sum to 1, the sweep's lists have equal
+    lengths with strictly increasing thresholds, the cumulative MACs never decrease.
     """
-    p: list = []
-    if type(obj) is not dict:
-        return ["the file must hold one JSON object (a dict)"]
-    if obj.get("schema") != ANSWERS_SCHEMA:
-        p.append(f"'schema' must be {ANSWERS_SCHEMA!r}; re-run the notebook's last cell "
-                 "to write the file")
-    sections = {
-        "q3b_i": ["baseline_accuracy"],
-        "q3b_ii": ["threshold", "early_exit_accuracy"],
-        "q3b_iii": ["early_exit_rate", "confidence_early", "confidence_full", "exit_fraction"],
-        "q3b_iv": ["mac_ratio", "spike_threshold"],
-        "q3b_v": ["small_accuracy"],
-        "q3b_vi": ["min_threshold", "accuracy_at_min_threshold", "mac_ratio_at_min_threshold"],
-        "sweep": ["thresholds", "accuracy", "mac_ratio", "early_exit_rate"],
-        "macs": ["baseline", "small", "early_exit_cumulative"],
-    }
-    for sec, keys in sections.items():
-        if type(obj.get(sec)) is not dict:
-            p.append(f"section {sec!r} is missing or not an object")
-            continue
-        for key in keys:
-            if key not in obj[sec]:
-                p.append(f"{sec}.{key} is missing")
+    p = schema_problems(obj, load_schema(ANSWERS_SCHEMA_FILE))
     if p:
         return p
-
-    def frac(sec, key, allow_none=False):
-        v = obj[sec][key]
-        if v is None and allow_none:
-            return
-        if not _is_number(v) or not 0.0 <= v <= 1.0:
-            p.append(f"{sec}.{key} = {v!r} must be a finite fraction in [0, 1] (not a percent)")
-
-    for sec, key in [("q3b_i", "baseline_accuracy"), ("q3b_ii", "early_exit_accuracy"),
-                     ("q3b_iii", "early_exit_rate"), ("q3b_iii", "confidence_early"),
-                     ("q3b_iii", "confidence_full"), ("q3b_v", "small_accuracy")]:
-        frac(sec, key)
-    for key in ("min_threshold", "accuracy_at_min_threshold"):
-        frac("q3b_vi", key, allow_none=True)
-    for sec, key in [("q3b_ii", "threshold"), ("q3b_iv", "spike_threshold")]:
-        if not _is_number(obj[sec][key]):
-            p.append(f"{sec}.{key} must be a finite number")
-    for sec, key in [("q3b_iv", "mac_ratio"), ("q3b_vi", "mac_ratio_at_min_threshold")]:
-        v = obj[sec][key]
-        if v is None and key.endswith("min_threshold"):
-            continue
-        if not _is_number(v) or not 0.0 < v <= 1.01:
-            p.append(f"{sec}.{key} = {v!r} must be a MAC ratio in (0, 1]")
+    p = [f"{path.lstrip('/').replace('/', '.')} must be a finite number"
+         for path in non_finite_paths(obj)]
+    if p:
+        return p
     ef = obj["q3b_iii"]["exit_fraction"]
-    if type(ef) is not list or len(ef) < 2 or not all(_is_number(v) and 0 <= v <= 1 for v in ef):
-        p.append("q3b_iii.exit_fraction must be a list of at least two fractions (one per exit)")
-    elif abs(sum(ef) - 1.0) > 1e-6:
+    if abs(sum(ef) - 1.0) > 1e-6:
         p.append(f"q3b_iii.exit_fraction sums to {sum(ef):.6f}, not 1")
-
-    sw = obj["sweep"]
-    lists = {k: sw[k] for k in ("thresholds", "accuracy", "mac_ratio", "early_exit_rate")}
-    if not all(type(v) is list and all(_is_number(x) for x in v) for v in lists.values()):
-        p.append("sweep.thresholds/accuracy/mac_ratio/early_exit_rate must be lists of finite numbers")
-        return p
-    n = len(lists["thresholds"])
-    if n < 2 or any(len(v) != n for v in lists.values()):
-        p.append("the sweep lists must have equal lengths of at least 2")
-        return p
+    lists = obj["sweep"]
+    if len({len(lists[k]) for k in ("thresholds", "accuracy", "mac_ratio", "early_exit_rate")}) > 1:
+        p.append("the sweep lists (thresholds, accuracy, mac_ratio, early_exit_rate) must have "
+                 "equal lengths")
     th = lists["thresholds"]
     if any(b <= a for a, b in zip(th, th[1:])):
         p.append("sweep.thresholds must be strictly increasing")
-
-    mc = obj["macs"]
-    cum = mc["early_exit_cumulative"]
-    if not (_is_number(mc["baseline"]) and mc["baseline"] > 0 and _is_number(mc["small"])
-            and mc["small"] > 0):
-        p.append("macs.baseline and macs.small must be positive numbers (MACs per example)")
-    if type(cum) is not list or len(cum) < 2 or not all(_is_number(v) and v > 0 for v in cum):
-        p.append("macs.early_exit_cumulative must list the positive cumulative MACs of each exit")
-    elif any(b < a for a, b in zip(cum, cum[1:])):
+    cum = obj["macs"]["early_exit_cumulative"]
+    if any(b < a for a, b in zip(cum, cum[1:])):
         p.append("macs.early_exit_cumulative must be non-decreasing (exit i includes exits < i)")
-    if type(obj.get("config")) is not dict:
-        p.append("'config' must be an object (the EarlyExitConfig used)")
-    if type(obj.get("quick_mode")) is not bool:
-        p.append("'quick_mode' must be true or false")
-    sha = obj.get("module_sha256")
-    if type(sha) is not str or not re.fullmatch(r"[0-9a-f]{64}", sha):
-        p.append("'module_sha256' must be the 64-hex-digit sha256 of hw12/early_exit.py")
     return p
 
 
@@ -351,7 +272,7 @@ def consistency_problems(obj) -> list:
         if not close(obj["q3b_iv"]["mac_ratio"], implied, 1e-4):
             p.append(f"q3b_iv.mac_ratio = {obj['q3b_iv']['mac_ratio']:.6f} but the exit fractions "
                      f"and cumulative MACs give {implied:.6f}")
-    want = min_threshold_beating_ref(th, sw["accuracy"], obj["q3b_v"]["small_accuracy"])
+    want = min_threshold_beating_oracle(th, sw["accuracy"], obj["q3b_v"]["small_accuracy"])
     got = obj["q3b_vi"]["min_threshold"]
     if (want is None) != (got is None) or (want is not None and not close(got, want, 1e-9)):
         p.append(f"q3b_vi.min_threshold = {got} but the smallest sweep threshold whose accuracy "
@@ -415,7 +336,7 @@ def diagnose_predict(pred, exit_index, conf, exit_logits, threshold, tol: float 
         bad = exit_index[(exit_index < 0) | (exit_index >= K)][0]
         hint = " (exit_index is off by one: count heads from 0)" if int(bad) == K else ""
         return f"{what}: exit_index {int(bad)} is outside 0..{K - 1}{hint}"
-    want_p, want_e, want_c, margin = predict_from_logits(logits, threshold)
+    want_p, want_e, want_c, margin = predict_oracle(logits, threshold)
     ok = margin > tol
     if int(ok.sum()) == 0:
         return None

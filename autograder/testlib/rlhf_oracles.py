@@ -2,9 +2,9 @@
 
 * Independent float64 implementations of the four Q4 formulas (written as loops or in a different
   form from the reference solution) and the wrong variants that hidden tests name in messages.
-* The JSON Schema of ``submission_log.json`` and the consistency checks of the log
-  (``solutions/hw12/rlhf_log_schema.json`` is the student-facing copy; the project's tests keep
-  the two equal).
+* The checks of ``submission_log.json``: its JSON Schema, read from the given file
+  ``hw12/rlhf_log_schema.json`` that students also read (see ``jsonfiles``), and the consistency
+  of its figures.
 * ``reference_world``: the fixed setting of the GPU-tier test (corpus, tokenizer, SFT policy,
   reward model, held-out articles) built deterministically from the reference given code in
   ``solutions/hw12`` and cached on disk, and ``evaluate_policy`` to score a policy with the
@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from .jsonfiles import load_schema, non_finite_paths  # noqa: F401 - the q4_log tests use both
+
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DIR = ROOT / "solutions" / "hw12"
 
@@ -30,8 +32,8 @@ REFERENCE_DIR = ROOT / "solutions" / "hw12"
 # ---------------------------------------------------------------------------------------------
 
 
-def sequence_log_probs(logits, labels, *, shift: bool = False, reduce: str = "sum",
-                       use_mask: bool = True, dim: int = -1):
+def sequence_log_probs_oracle(logits, labels, *, shift: bool = False, reduce: str = "sum",
+                              use_mask: bool = True, dim: int = -1):
     """Loop oracle in float64. The keyword arguments produce the usual wrong variants:
     ``shift=True`` (logits[:, i-1] scores labels[:, i]), ``reduce="mean"``, ``use_mask=False``
     (ignored positions scored as token 0), ``dim=1`` (normalised over the sequence)."""
@@ -58,7 +60,7 @@ def sequence_log_probs(logits, labels, *, shift: bool = False, reduce: str = "su
     return out
 
 
-def policy_gradient_loss(logp, rewards, baseline=None) -> float:
+def policy_gradient_loss_oracle(logp, rewards, baseline=None) -> float:
     import torch
 
     logp, r = logp.double(), torch.as_tensor(rewards).double()
@@ -66,144 +68,21 @@ def policy_gradient_loss(logp, rewards, baseline=None) -> float:
     return float(-sum(a * l for a, l in zip(adv.expand_as(logp).tolist(), logp.tolist())) / len(logp))
 
 
-def reward_model_loss(chosen, rejected) -> float:
+def reward_model_loss_oracle(chosen, rejected) -> float:
     """-mean log sigmoid(d) = mean softplus(-d), evaluated stably."""
     d = [float(c) - float(r) for c, r in zip(chosen, rejected)]
     return sum(max(-x, 0.0) + math.log1p(math.exp(-abs(x))) for x in d) / len(d)
 
 
-def kl_penalized_rewards(scores, logp, ref_logp, kl_coef: float):
+def kl_penalized_rewards_oracle(scores, logp, ref_logp, kl_coef: float):
     return scores.double() - kl_coef * (logp.double() - ref_logp.double())
 
 
 # ---------------------------------------------------------------------------------------------
 # submission_log.json
 # ---------------------------------------------------------------------------------------------
-_NUM = {"type": "number"}
-_INT0 = {"type": "integer", "minimum": 0}
-_INT1 = {"type": "integer", "minimum": 1}
-
-_STEP = {
-    "type": "object",
-    "description": "one policy_step on training articles",
-    "required": ["step", "loss", "proxy_reward", "kl", "reward", "length", "true_quality"],
-    "properties": {
-        "step": {**_INT0, "description": "0-based index of the update"},
-        "loss": {**_NUM, "description": "policy_gradient_loss of the step"},
-        "proxy_reward": {**_NUM, "description": "mean reward-model score of the step's samples"},
-        "kl": {**_NUM, "description": "mean of log pi - log pi_ref over the step's samples"},
-        "reward": {**_NUM, "description": "mean KL-penalised reward = proxy_reward - kl_coef * kl"},
-        "length": {"type": "number", "minimum": 0, "description": "mean summary length in tokens"},
-        "true_quality": {**_NUM, "description": "mean hidden quality of the step's samples"},
-    },
-    "additionalProperties": False,
-}
-
-_EVAL = {
-    "type": "object",
-    "description": "evaluation of a policy on the held-out articles (one sample per article)",
-    "required": ["true_quality", "rouge_l", "facts_present", "proxy_reward", "kl", "length"],
-    "properties": {
-        "true_quality": {**_NUM, "description": "mean hidden quality"},
-        "rouge_l": {"type": "number", "minimum": 0, "maximum": 1},
-        "facts_present": {"type": "number", "minimum": 0, "maximum": 1},
-        "proxy_reward": {**_NUM, "description": "mean reward-model score"},
-        "kl": {**_NUM, "description": "mean log pi - log pi_SFT of the samples (0 for the SFT policy)"},
-        "length": {"type": "number", "minimum": 0, "description": "mean length in words"},
-    },
-    "additionalProperties": False,
-}
-
-_CURVE_POINT = {
-    "type": "object",
-    "required": ["step", "true_quality", "proxy_reward", "kl"],
-    "properties": {"step": {**_INT0, "description": "number of updates done"},
-                   "true_quality": _NUM, "proxy_reward": _NUM, "kl": _NUM},
-    "additionalProperties": False,
-}
-
-_RUN = {
-    "type": "object",
-    "required": ["kl_coef", "steps", "eval_curve"],
-    "properties": {
-        "kl_coef": {"type": "number", "minimum": 0},
-        "steps": {"type": "array", "items": _STEP, "minItems": 1},
-        "eval_curve": {"type": "array", "items": _CURVE_POINT, "minItems": 2,
-                       "description": "held-out evaluation after 0, k, 2k, ..., steps updates"},
-    },
-    "additionalProperties": False,
-}
-
-LOG_SCHEMA: Dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "HW12 RLHF submission log",
-    "description": "Written by hw12_rlhf.ipynb; upload it to 'Homework 12 (Code) (RLHF)'.",
-    "type": "object",
-    "required": ["schema_version", "quick", "config", "sft", "reward_model", "rl", "hacking",
-                 "final_evaluation", "samples", "code", "environment", "wall_time_s"],
-    "properties": {
-        "schema_version": {"const": 1},
-        "quick": {"type": "boolean", "description": "true when run with HW12_QUICK=1"},
-        "config": {
-            "type": "object",
-            "required": ["seed", "corpus", "model", "sft", "reward_model", "rl", "hacking"],
-            "properties": {
-                "seed": {"type": "integer"},
-                "corpus": {"type": "object", "required": ["train", "test"],
-                           "properties": {"train": _INT1, "test": _INT1}},
-                "model": {"type": "object",
-                          "required": ["d_model", "d_ff", "num_heads", "num_layers", "seed"]},
-                "sft": {"type": "object", "required": ["steps", "batch_size", "lr"],
-                        "properties": {"steps": _INT1, "batch_size": _INT1, "lr": _NUM}},
-                "reward_model": {"type": "object",
-                                 "required": ["pairs_train", "pairs_test", "steps", "batch_size",
-                                              "lr", "oracle_temperature"],
-                                 "properties": {"pairs_train": _INT1, "pairs_test": _INT1,
-                                                "steps": _INT1, "batch_size": _INT1, "lr": _NUM,
-                                                "oracle_temperature": _NUM}},
-                "rl": {"type": "object",
-                       "required": ["steps", "prompts_per_step", "samples_per_prompt", "lr",
-                                    "kl_coef", "baseline", "temperature", "max_new_tokens",
-                                    "max_grad_norm", "seed", "device"],
-                       "properties": {"steps": _INT1, "kl_coef": {"type": "number", "minimum": 0}}},
-                "hacking": {"type": "object", "required": ["steps", "kl_coef", "lr"],
-                            "properties": {"steps": _INT1, "kl_coef": {"const": 0}, "lr": _NUM}},
-                "eval_every": _INT1,
-            },
-        },
-        "sft": {"type": "object", "required": ["steps", "final_loss"],
-                "properties": {"steps": _INT1, "final_loss": _NUM}},
-        "reward_model": {
-            "type": "object",
-            "required": ["final_loss", "test_pairs", "test_correct", "test_accuracy"],
-            "properties": {"final_loss": _NUM, "test_pairs": _INT1, "test_correct": _INT0,
-                           "test_accuracy": {"type": "number", "minimum": 0, "maximum": 1}},
-        },
-        "rl": {**_RUN, "description": "policy optimisation with the KL penalty"},
-        "hacking": {**_RUN, "description": "the short run with kl_coef = 0"},
-        "final_evaluation": {
-            "type": "object",
-            "required": ["n_articles", "sft", "rl", "hacking", "true_quality_gain"],
-            "properties": {"n_articles": _INT1, "sft": _EVAL, "rl": _EVAL, "hacking": _EVAL,
-                           "true_quality_gain": {**_NUM, "description": "rl minus sft true_quality"}},
-        },
-        "samples": {
-            "type": "array", "minItems": 3,
-            "items": {"type": "object", "required": ["article", "reference", "sft", "rl"],
-                      "properties": {k: {"type": "string"}
-                                     for k in ("article", "reference", "sft", "rl")}},
-        },
-        "code": {"type": "object", "required": ["path", "sha256", "fingerprint"],
-                 "properties": {"path": {"const": "hw12/rlhf.py"},
-                                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-                                "fingerprint": {"type": "array", "minItems": 1,
-                                                "items": {"type": "number"}}}},
-        "environment": {"type": "object", "required": ["python", "torch", "device"],
-                        "properties": {"python": {"type": "string"}, "torch": {"type": "string"},
-                                       "device": {"type": "string"}}},
-        "wall_time_s": {"type": "number", "minimum": 0},
-    },
-}
+LOG_SCHEMA_FILE = "rlhf_log_schema.json"
+LOG_SCHEMA: Dict[str, Any] = load_schema(LOG_SCHEMA_FILE)
 
 
 def schema_problem(log: Any) -> Optional[str]:
@@ -216,17 +95,6 @@ def schema_problem(log: Any) -> Optional[str]:
         where = "/".join(str(p) for p in e.absolute_path) or "(top level)"
         return f"at {where}: {e.message}"
     return None
-
-
-def non_finite_paths(x: Any, where: str = "") -> List[str]:
-    """JSON paths of NaN or infinite numbers."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return [where or "/"]
-    if isinstance(x, dict):
-        return [p for k, v in x.items() for p in non_finite_paths(v, f"{where}/{k}")]
-    if isinstance(x, list):
-        return [p for i, v in enumerate(x) for p in non_finite_paths(v, f"{where}/{i}")]
-    return []
 
 
 def text_sha256(text: str) -> str:

@@ -21,10 +21,8 @@ __all__ = [
     "FALSE_FAIL",
     "per_check",
     "binomial_region",
-    "binomial_tail_mass",
     "normal_mean_halfwidth",
     "chi2_region",
-    "hoeffding_halfwidth",
 ]
 
 #: Largest allowed probability that a correct implementation fails one statistical test case.
@@ -36,13 +34,6 @@ def per_check(n_checks: int, total: float = FALSE_FAIL) -> float:
     if n_checks < 1:
         raise ValueError("n_checks must be >= 1")
     return total / n_checks
-
-
-def binomial_tail_mass(n: int, p: float, lo: int, hi: int) -> float:
-    """P(X < lo) + P(X > hi) for X ~ Binomial(n, p) (exact, via scipy)."""
-    from scipy.stats import binom
-
-    return float(binom.cdf(lo - 1, n, p) + binom.sf(hi, n, p))
 
 
 def binomial_region(n: int, p: float, alpha: float) -> tuple[int, int]:
@@ -81,11 +72,3 @@ def chi2_region(dof: int, alpha: float) -> tuple[float, float]:
 
     return float(chi2.ppf(alpha / 2, dof)), float(chi2.isf(alpha / 2, dof))
 
-
-def hoeffding_halfwidth(n: int, alpha: float) -> float:
-    """Half-width h with P(|mean - p| > h) <= alpha for the mean of n independent [0, 1] values.
-
-    Hoeffding's inequality: P(|mean - p| >= h) <= 2 exp(-2 n h^2). Distribution-free and looser
-    than :func:`binomial_region`; the public tests use this form because it needs only ``math``.
-    """
-    return math.sqrt(math.log(2.0 / alpha) / (2.0 * n))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import random
 import sys
 from pathlib import Path
 
@@ -18,46 +17,33 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for folder in (ROOT, HERE):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
+from otter_cases import SubmissionFiles, load_test_cases, seed_everything  # noqa: E402
 
-class LocalFiles:
-    """Read-only access to files next to the notebooks (answers, logs)."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def exists(self, rel: str) -> bool:
-        return (self.root / rel).is_file()
-
-    def read_bytes(self, rel: str) -> bytes:
-        if not self.exists(rel):
-            raise FileNotFoundError(f"{rel} does not exist yet: run the notebook that writes it")
-        return (self.root / rel).read_bytes()
-
-    def read_text(self, rel: str) -> str:
-        return self.read_bytes(rel).decode("utf-8", errors="replace")
-
-    def read_json(self, rel: str):
-        return json.loads(self.read_text(rel))
+SEEDS = json.loads((HERE / "case_seeds.json").read_text())  # "file::function" -> the grader's seed
 
 
 def pytest_collect_file(parent, file_path):
-    if file_path.parent == HERE and file_path.suffix == ".py" and file_path.name != "conftest.py":
+    if file_path.parent == HERE and file_path.suffix == ".py" and file_path.name.startswith("q"):
         return OtterTestFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_pycollect_makeitem(collector, name, obj):
+    """A test file named on the command line is also read by pytest's own collector: the cases are
+    this file's collector's to run, not functions of their own."""
+    if getattr(obj, "test_func", None) is not None and hasattr(obj, "points"):
+        return []
     return None
 
 
 class OtterTestFile(pytest.File):
     def collect(self):
-        from otter.test_files import test_case
-
-        env = {"__file__": str(self.path), "__name__": f"public_{self.path.stem}"}
-        exec(compile(self.path.read_text(), str(self.path), "exec"), env)
-        for value in env.values():
-            if isinstance(value, test_case):
-                yield OtterTestItem.from_parent(self, name=value.test_func.__name__, case=value)
+        for case in load_test_cases(self.path):
+            yield OtterTestItem.from_parent(self, name=case.test_func.__name__, case=case)
 
 
 class OtterTestItem(pytest.Item):
@@ -66,18 +52,13 @@ class OtterTestItem(pytest.Item):
         self.case = case
 
     def runtest(self):
-        import numpy as np
-        import torch
-
-        random.seed(0)
-        np.random.seed(0)
-        torch.manual_seed(0)
+        seed_everything(SEEDS[f"{self.path.name}::{self.name}"])  # as the grader seeds it
         kwargs = {}
         for name in inspect.signature(self.case.test_func).parameters:
             if name == "device":
                 kwargs[name] = "cpu"
             elif name == "submission":
-                kwargs[name] = LocalFiles(ROOT)
+                kwargs[name] = SubmissionFiles(ROOT)
             else:
                 kwargs[name] = importlib.import_module(f"hw12.{name}")
         self.case.test_func(**kwargs)

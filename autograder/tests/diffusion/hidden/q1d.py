@@ -1,7 +1,7 @@
 """Q1d: posterior P(Y_{t-1} = +1 | Y_t, Y_0) of the binary chain (hidden checks).
 
 The reference is brute-force Bayes over the two states of Y_{t-1} with 2x2 transition matrices
-(autograder.testlib.diffusion_oracles.posterior_plus_oracle), independent of the closed form.
+(autograder.testlib.diffusion_oracles.posterior_prob_plus_oracle), independent of the closed form.
 """
 from otter.test_files import test_case
 
@@ -50,7 +50,7 @@ def test_posterior_matches_bayes_oracle(binary_diffusion):
     import torch
     from hypothesis import given, settings, strategies as st
 
-    from autograder.testlib.diffusion_oracles import posterior_plus_oracle
+    from autograder.testlib.diffusion_oracles import posterior_prob_plus_oracle
 
     y = torch.tensor([_SIGNS_Y], dtype=torch.float64)
     x = torch.tensor([_SIGNS_X], dtype=torch.float64)
@@ -59,7 +59,7 @@ def test_posterior_matches_bayes_oracle(binary_diffusion):
     @given(t=st.integers(1, 400), delta=st.floats(1e-3, 0.45))
     def check(t, delta):
         got = torch.as_tensor(binary_diffusion.posterior_prob_plus(y, x, t, delta)).double()
-        want = torch.as_tensor(posterior_plus_oracle(y, x, t, delta))
+        want = torch.as_tensor(posterior_prob_plus_oracle(y, x, t, delta))
         assert got.shape == want.shape, f"posterior_prob_plus returned shape {tuple(got.shape)}, expected {tuple(want.shape)}."
         bad = [(int(a), int(b), round(float(v), 6)) for a, b, v, w in
                zip(_SIGNS_Y, _SIGNS_X, got.reshape(-1), want.reshape(-1)) if not abs(float(v) - float(w)) <= 1e-5]
@@ -75,7 +75,7 @@ def test_per_example_t_equals_separate_calls(binary_diffusion):
     """A (B,) tensor t gives the same rows as separate int-t calls; square inputs catch dim mix-ups."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import posterior_plus_oracle
+    from autograder.testlib.diffusion_oracles import posterior_prob_plus_oracle
 
     g = torch.Generator().manual_seed(4)
     B = 6
@@ -85,7 +85,7 @@ def test_per_example_t_equals_separate_calls(binary_diffusion):
     delta = 0.08
     batched = torch.as_tensor(binary_diffusion.posterior_prob_plus(y, x, torch.tensor(ts), delta)).double()
     assert batched.shape == (B, B), f"posterior_prob_plus returned shape {tuple(batched.shape)}, expected ({B}, {B})."
-    want = torch.as_tensor(posterior_plus_oracle(y, x, ts, delta))
+    want = torch.as_tensor(posterior_prob_plus_oracle(y, x, ts, delta))
     for b, t in enumerate(ts):
         single = torch.as_tensor(binary_diffusion.posterior_prob_plus(y[b:b + 1], x[b:b + 1], t, delta)).double()
         assert torch.allclose(single[0], want[b], atol=1e-5), (

@@ -1,7 +1,7 @@
 """Q1e: Bernoulli KL divergence and the binary diffusion training loss (hidden checks).
 
 References: explicit sums over outcomes (diffusion_oracles.bernoulli_kl_oracle) and, for the loss,
-brute-force Bayes targets with a float64 log-sigmoid (diffusion_oracles.binary_loss_oracle).
+brute-force Bayes targets with a float64 log-sigmoid (diffusion_oracles.diffusion_loss_oracle).
 """
 from otter.test_files import test_case
 
@@ -81,7 +81,7 @@ def test_loss_matches_oracle_per_example_t(binary_diffusion):
     """Loss on (B, C, H, W) images with per-example t equals the oracle (float64 and float32)."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import binary_loss_oracle
+    from autograder.testlib.diffusion_oracles import diffusion_loss_oracle
 
     for seed, shape, delta in ((1, (4, 1, 3, 3), 0.05), (2, (3, 2, 2, 5), 0.2), (3, (5, 5), 0.1)):
         logits, y_t, x0, t = _random_case(seed, shape)
@@ -90,10 +90,11 @@ def test_loss_matches_oracle_per_example_t(binary_diffusion):
             got = torch.as_tensor(got)
             assert got.dim() == 0, f"diffusion_loss returned shape {tuple(got.shape)}; expected a 0-dim tensor."
             assert got.dtype == dtype, f"diffusion_loss returned {got.dtype} for {dtype} logits; keep the dtype."
-            want = binary_loss_oracle(logits, y_t, x0, t, delta)
+            want = diffusion_loss_oracle(logits, y_t, x0, t, delta)
             hint = ""
             m = x0[0].numel()
-            single_t = [binary_loss_oracle(logits, y_t, x0, int(v), delta) for v in (t[0], t.max(), t.min())]
+            single_t = [diffusion_loss_oracle(logits, y_t, x0, int(v), delta)
+                        for v in (t[0], t.max(), t.min())]
             if abs(float(got) - want / m) <= tol * 10 + 1e-6 * abs(want):
                 hint = " It equals the mean over pixels: sum the per-pixel KL over pixels."
             elif abs(float(got) - want * shape[0]) <= tol * 10 + 1e-6 * abs(want):
@@ -135,7 +136,7 @@ def test_loss_gradient(binary_diffusion):
     import torch
 
     from autograder.testlib import grad_of
-    from autograder.testlib.diffusion_oracles import posterior_plus_oracle
+    from autograder.testlib.diffusion_oracles import posterior_prob_plus_oracle
 
     for t in (1, torch.tensor([1, 4, 2, 9])):
         logits, y_t, x0, _ = _random_case(7, (4, 2, 6))
@@ -149,7 +150,8 @@ def test_loss_gradient(binary_diffusion):
             f"the gradient of diffusion_loss w.r.t. logits has nan/inf entries at t = {t}: where the target is "
             "exactly 0 or 1 avoid log(0) and 0 * log 0 in the graph (use torch.xlogy for the target's entropy "
             "and F.logsigmoid for the model).")
-        target = torch.as_tensor(posterior_plus_oracle(y_t, x0, t if isinstance(t, int) else t.tolist(), 0.1))
+        t_list = t if isinstance(t, int) else t.tolist()
+        target = torch.as_tensor(posterior_prob_plus_oracle(y_t, x0, t_list, 0.1))
         want = (torch.sigmoid(logits) - target) / logits.shape[0]
         assert torch.allclose(g.double(), want, atol=1e-6), (
             f"the gradient of diffusion_loss w.r.t. logits at t = {t} is not (sigmoid(logits) - target) / B; "
@@ -163,7 +165,7 @@ def test_loss_stable_for_large_logits(binary_diffusion):
     """Confident logits (|logit| up to 60 in float32, 800 in float64) give finite, correct losses."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import binary_loss_oracle
+    from autograder.testlib.diffusion_oracles import diffusion_loss_oracle
 
     x0 = torch.tensor([[1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, -1.0]])
     y_t = torch.tensor([[1.0, -1.0, -1.0, 1.0], [1.0, -1.0, -1.0, 1.0]])
@@ -173,7 +175,7 @@ def test_loss_stable_for_large_logits(binary_diffusion):
             for t in (1, 3):
                 got = float(torch.as_tensor(binary_diffusion.diffusion_loss(logits.to(dtype), y_t.to(dtype),
                                                                             x0.to(dtype), t, 0.1)))
-                want = binary_loss_oracle(logits, y_t, x0, t, 0.1)
+                want = diffusion_loss_oracle(logits, y_t, x0, t, 0.1)
                 assert got == got and abs(got) != float("inf"), (
                     f"diffusion_loss returned {got} for {dtype} logits of size {big} at t = {t}: log(sigmoid(x)) "
                     "overflows for large |x|. Use F.logsigmoid(logits) and F.logsigmoid(-logits).")

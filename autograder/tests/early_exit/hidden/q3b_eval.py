@@ -9,12 +9,12 @@ points = None
 def _expected(early_exit, model, loader, t):
     import torch
 
-    from autograder.testlib.early_exit_oracles import summarize_exits
+    from autograder.testlib.early_exit_oracles import evaluate_early_exit_oracle
     outs = [model.predict(x, t) for x, _ in loader]
     preds, exits, confs = (torch.cat(v) for v in zip(*outs))
     labels = torch.cat([y for _, y in loader])
     cum = [float(early_exit.count_macs(model.exits_up_to(i), loader[0][0])) for i in range(3)]
-    return summarize_exits(preds, exits, confs, labels, 3, cum), cum
+    return evaluate_early_exit_oracle(preds, exits, confs, labels, 3, cum), cum
 
 
 def _compare(got, want, cum, t):

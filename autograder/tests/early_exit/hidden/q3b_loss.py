@@ -11,7 +11,7 @@ def test_weighted_sum_of_cross_entropies(early_exit):
     import torch
     from hypothesis import given, settings, strategies as st
 
-    from autograder.testlib.early_exit_oracles import early_exit_loss_ref
+    from autograder.testlib.early_exit_oracles import early_exit_loss_oracle
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=25)
     @given(K=st.integers(1, 4), B=st.integers(1, 6), C=st.integers(2, 6), seed=st.integers(0, 10**6),
@@ -24,11 +24,11 @@ def test_weighted_sum_of_cross_entropies(early_exit):
         w = None if weights is None else weights[:K]
         w_arg = torch.tensor(w, dtype=torch.float64) if (as_tensor and w is not None) else w
         got = float(early_exit.early_exit_loss(logits, y, w_arg))
-        want = early_exit_loss_ref(logits, y, w)
+        want = early_exit_loss_oracle(logits, y, w)
         if abs(got - want) <= 1e-6 * max(1.0, abs(want)):
             return
         ww = [1.0] * K if w is None else w
-        ces = [early_exit_loss_ref([z], y) for z in logits]
+        ces = [early_exit_loss_oracle([z], y) for z in logits]
         hint = "expected sum_k weights[k] * mean-over-batch CE of exit k"
         if abs(got - sum(ces)) < 1e-6:
             hint = "the weights are ignored"

@@ -23,14 +23,14 @@ def _check(early_exit, module, x, want, what):
 def test_layers_with_known_counts(early_exit):
     import torch
 
-    from autograder.testlib.early_exit_oracles import conv2d_macs, linear_macs
+    from autograder.testlib.early_exit_oracles import conv2d_macs_oracle, linear_macs_oracle
     nn = torch.nn
     conv = nn.Conv2d(6, 12, kernel_size=(3, 5), stride=2, padding=(1, 2), groups=3, bias=False)
     _check(early_exit, conv, torch.randn(3, 6, 20, 20),
-           conv2d_macs(6, 12, (3, 5), (10, 10), groups=3), "grouped strided Conv2d, batch 3")
+           conv2d_macs_oracle(6, 12, (3, 5), (10, 10), groups=3), "grouped strided Conv2d, batch 3")
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                         nn.Linear(4 * 8 * 8, 7))
-    want = conv2d_macs(3, 4, (3, 3), (16, 16)) + linear_macs(256, 7)
+    want = conv2d_macs_oracle(3, 4, (3, 3), (16, 16)) + linear_macs_oracle(256, 7)
     _check(early_exit, net, torch.randn(4, 3, 16, 16), want, "conv-relu-pool-linear, batch 4")
 
 
@@ -38,16 +38,17 @@ def test_layers_with_known_counts(early_exit):
 def test_cumulative_exit_costs_and_mode(early_exit):
     import torch
 
-    from autograder.testlib.early_exit_oracles import conv2d_macs, linear_macs
+    from autograder.testlib.early_exit_oracles import conv2d_macs_oracle, linear_macs_oracle
     model = early_exit.EarlyExitResNet(num_classes=10, widths=(4, 8), blocks_per_stage=1)
     model.train()
     x = torch.randn(3, 3, 32, 32)
-    stem = conv2d_macs(3, 4, (3, 3), (32, 32))
-    stage0 = 2 * conv2d_macs(4, 4, (3, 3), (32, 32))
-    stage1 = (conv2d_macs(4, 8, (3, 3), (16, 16)) + conv2d_macs(8, 8, (3, 3), (16, 16))
-              + conv2d_macs(4, 8, (1, 1), (16, 16)))
-    exit0 = stem + stage0 + linear_macs(4, 10)
-    exit1 = exit0 + stage1 + linear_macs(8, 10)
+    stem = conv2d_macs_oracle(3, 4, (3, 3), (32, 32))
+    stage0 = 2 * conv2d_macs_oracle(4, 4, (3, 3), (32, 32))
+    stage1 = (conv2d_macs_oracle(4, 8, (3, 3), (16, 16))
+              + conv2d_macs_oracle(8, 8, (3, 3), (16, 16))
+              + conv2d_macs_oracle(4, 8, (1, 1), (16, 16)))
+    exit0 = stem + stage0 + linear_macs_oracle(4, 10)
+    exit1 = exit0 + stage1 + linear_macs_oracle(8, 10)
     _check(early_exit, model.exits_up_to(0), x, exit0, "model.exits_up_to(0)")
     _check(early_exit, model.exits_up_to(1), x, exit1, "model.exits_up_to(1)")
     _check(early_exit, model, x, exit1, "the whole EarlyExitResNet")

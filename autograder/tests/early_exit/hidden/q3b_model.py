@@ -39,13 +39,13 @@ def test_batch_composition_does_not_matter(early_exit):
     import torch
     from hypothesis import given, settings, strategies as st
 
-    from autograder.testlib.early_exit_oracles import predict_from_logits, spread_inputs, \
+    from autograder.testlib.early_exit_oracles import predict_oracle, spread_inputs, \
         thresholds_between
     model = _model(early_exit)
     pool = spread_inputs(16, seed=23)
     logits = model.forward(pool)
     t = thresholds_between(logits, quantiles=(0.5,))[0]
-    *_, margin = predict_from_logits(logits, t)
+    *_, margin = predict_oracle(logits, t)
     alone = [model.predict(pool[j:j + 1], t) for j in range(16)]
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=12)

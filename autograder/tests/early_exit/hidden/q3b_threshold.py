@@ -10,7 +10,7 @@ points = None
 def test_matches_definition_on_random_sweeps(early_exit):
     from hypothesis import given, settings, strategies as st
 
-    from autograder.testlib.early_exit_oracles import min_threshold_beating_ref
+    from autograder.testlib.early_exit_oracles import min_threshold_beating_oracle
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=60)
     @given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 10)), min_size=1, max_size=12,
@@ -20,7 +20,7 @@ def test_matches_definition_on_random_sweeps(early_exit):
         th = [r[0] / 20 for r in rows]           # thresholds on a grid, in random order
         acc = [r[1] / 10 for r in rows]          # accuracies on a grid, so ties with the target occur
         tgt = target / 10
-        want = min_threshold_beating_ref(th, acc, tgt)
+        want = min_threshold_beating_oracle(th, acc, tgt)
         got = early_exit.min_threshold_beating(th, acc, tgt)
         if want is None:
             assert got is None, (

@@ -1,7 +1,0 @@
-"""Q1C_ANSWER picks ReLU, whose output can exceed 1."""
-MODULE = "binary_diffusion"
-KIND = "mutant"
-LOSES = ["q1c"]
-
-# ---- code below is appended to the reference module (later definitions win) ----
-Q1C_ANSWER = "relu"

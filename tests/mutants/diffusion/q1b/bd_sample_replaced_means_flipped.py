@@ -1,0 +1,9 @@
+"""sample_forward flips every replaced pixel instead of drawing a fair coin for it."""
+MODULE = "binary_diffusion"
+KIND = "mutant"
+
+# ---- code below is appended to the reference module (later definitions win) ----
+def sample_forward(x0, t, delta, generator=None):
+    keep_prob = broadcast_per_example(survival_prob(t, delta), x0)
+    kept = uniform_like(x0, generator) < keep_prob
+    return torch.where(kept, x0, -x0)

@@ -1,0 +1,11 @@
+"""posterior_prob_plus swaps the likelihoods: P(Y_t = y | Y_{t-1} = +1) taken as δ when y = +1."""
+MODULE = "binary_diffusion"
+KIND = "mutant"
+
+# ---- code below is appended to the reference module (later definitions win) ----
+def posterior_prob_plus(y_t, x0, t, delta):
+    s = broadcast_per_example(survival_prob(t - 1, delta), y_t)
+    prior_plus = (1 + x0 * s) / 2
+    lik_plus = (1 - y_t * (1 - 2 * delta)) / 2
+    joint_plus = prior_plus * lik_plus
+    return joint_plus / (joint_plus + (1 - prior_plus) * (1 - lik_plus))
