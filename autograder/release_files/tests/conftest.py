@@ -52,7 +52,7 @@ class OtterTestItem(pytest.Item):
         self.case = case
 
     def runtest(self):
-        seed_everything(SEEDS[f"{self.path.name}::{self.name}"])  # as the grader seeds it
+        seed_everything(SEEDS.get(f"{self.path.name}::{self.name}", 0))  # as the grader seeds it
         kwargs = {}
         for name in inspect.signature(self.case.test_func).parameters:
             if name == "device":
