@@ -18,8 +18,8 @@ grade: build
 # Two passes: the Gradescope simulations each run under a half-core CPU quota, so four at a time
 # fill the two cores.
 test: build venv-cpu
-	$(PY) -m pytest -q -n 2 -m "not slow and not gradescope and not extended" $(PYTEST_ARGS)
-	$(PY) -m pytest -q -n 4 -m "gradescope and not slow and not extended" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --durations=15 -m "not slow and not gradescope and not extended" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 4 --durations=10 -m "gradescope and not slow and not extended" $(PYTEST_ARGS)
 	$(PY) -m autograder validate --jobs 2 --quiet
 
 test-extended: build venv-cpu  ## long checks CI runs after make test (every derivation check can fail; grading under load)
