@@ -83,7 +83,7 @@ def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
     try:
         seed_everything(case.seed)
         sandbox.begin_test(case.seed, case.time_limit_s)
-        env = {"submission": submission, "device": device}
+        env = {"submission": submission, "device": device, "substituted": sandbox.substituted}
         kwargs = {name: env[name] if name in env else sandbox.module(name)
                   for name in inspect.signature(tc.test_func).parameters}
         tc.test_func(**kwargs)

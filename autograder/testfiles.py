@@ -7,8 +7,9 @@ with each public case's seed in ``case_seeds.json``). Standard library only; num
 imported when seeding.
 
 A test file defines functions decorated with ``otter.test_files.test_case``; their parameters are
-filled by name: a module of the ``hw12`` package, ``submission`` (a ``SubmissionFiles``) or
-``device``. Case ids are ``<question>/<public|hidden>/<function>``.
+filled by name: a module of the ``hw12`` package, ``submission`` (a ``SubmissionFiles``),
+``device`` or ``substituted`` (see ``substituted`` below; the grader's runner passes its sandboxed
+version). Case ids are ``<question>/<public|hidden>/<function>``.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 import random
 import sys
 import types
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -56,6 +58,27 @@ def load_test_cases(path: Path) -> list:
     env = {"__name__": f"hw12_tests_{path.parent.name}_{path.stem}", "__file__": str(path)}
     exec(compile(path.read_text(), str(path), "exec"), env)
     return [v for v in env.values() if isinstance(v, (test_case, otter_test_case))]
+
+
+_MISSING = object()  # a module attribute the student did not define
+
+
+@contextmanager
+def substituted(module, name: str, fn):
+    """Within the block, ``module.name`` is ``fn``: a test of one question calls the student's
+    function with a correct callee in place of the student's own (each question graded on its own).
+    Reaches the calls made through the module's global; a reference taken earlier (``from ...
+    import``, a default argument) keeps the student's function. The grader's runner does the same
+    with a stand-in that asks it for ``fn``'s values (autograder/sandbox/client.py)."""
+    own = module.__dict__.get(name, _MISSING)
+    setattr(module, name, fn)
+    try:
+        yield
+    finally:
+        if own is _MISSING:
+            delattr(module, name)
+        else:
+            setattr(module, name, own)
 
 
 def case_id(question: str, visibility: str, function: str) -> str:

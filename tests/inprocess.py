@@ -86,14 +86,15 @@ def Submission(files: dict):  # noqa: N802 - used like the class it returns
 def grade(part: str, module_name: str, module, submission, questions, messages=None) -> dict:
     """{question: [names of failing cases]} for ``questions`` (each case seeded as the grader seeds
     it); when a dict is passed as ``messages`` it receives {case name: the failure's message}."""
-    from autograder.testfiles import seed_everything
+    from autograder.testfiles import seed_everything, substituted
 
     failed: dict = {}
     for q in questions:
         for seed, case in _scheduled(part, q):
             seed_everything(seed)
             params = inspect.signature(case.test_func).parameters
-            env = {module_name: module, "submission": submission, "device": "cpu"}
+            env = {module_name: module, "submission": submission, "device": "cpu",
+                   "substituted": substituted}
             try:
                 case.test_func(**{p: env[p] for p in params})
             except Exception as e:  # noqa: BLE001 - a failing case is data here
