@@ -63,15 +63,37 @@ def load_test_cases(path: Path) -> list:
 _MISSING = object()  # a module attribute the student did not define
 
 
+def stand_in(fn):
+    """``fn`` as a function: a dict is a table {arguments: value} of a few exact calls, looked up
+    element by element along a tensor argument (giving a tensor of the default floating dtype with
+    its shape and device); arguments outside the table raise KeyError."""
+    if not isinstance(fn, dict):
+        return fn
+
+    def lookup(*args, **kwargs):
+        import torch
+
+        args = args + tuple(kwargs.values())
+        at = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+        if not at:
+            return fn[args]
+        (i,) = at  # one tensor argument
+        values = [fn[args[:i] + (v,) + args[i + 1:]] for v in args[i].reshape(-1).tolist()]
+        return torch.tensor(values, device=args[i].device).reshape(args[i].shape)
+
+    return lookup
+
+
 @contextmanager
 def substituted(module, name: str, fn):
-    """Within the block, ``module.name`` is ``fn``: a test of one question calls the student's
-    function with a correct callee in place of the student's own (each question graded on its own).
-    Reaches the calls made through the module's global; a reference taken earlier (``from ...
-    import``, a default argument) keeps the student's function. The grader's runner does the same
-    with a stand-in that asks it for ``fn``'s values (autograder/sandbox/client.py)."""
+    """Within the block, ``module.name`` is ``fn`` (a function, or a table: see ``stand_in``): a
+    test of one question calls the student's function with a correct callee in place of the
+    student's own (each question graded on its own). Reaches the calls made through the module's
+    global; a reference taken earlier (``from ... import``, a default argument) keeps the student's
+    function. The grader's runner does the same with a stand-in that asks it for ``fn``'s values
+    (autograder/sandbox/client.py)."""
     own = module.__dict__.get(name, _MISSING)
-    setattr(module, name, fn)
+    setattr(module, name, stand_in(fn))
     try:
         yield
     finally:

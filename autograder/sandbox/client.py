@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..testfiles import stand_in
 from . import protocol as P
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
@@ -447,9 +448,10 @@ class Sandbox:
 
     # ---- stand-ins: a correct callee that the runner computes ------------------------------------
     @contextmanager
-    def substituted(self, module: "RemoteModule", name: str, fn: Callable):
+    def substituted(self, module: "RemoteModule", name: str, fn):
         """Within the block, the student's ``module.name`` is a stand-in whose every call is
-        answered by ``fn(*args, **kwargs)`` computed here, in the runner: the worker sends the
+        answered by ``fn(*args, **kwargs)`` (``fn`` a function or a table, as in
+        autograder/testfiles.py) computed here, in the runner: the worker sends the
         arguments as plain data and gets the value back, never code. Calls through the module's
         global (``name(...)`` inside the module) reach it; a reference the student's code took
         earlier (``from ... import``, a default argument) keeps the student's own function."""
@@ -457,7 +459,7 @@ class Sandbox:
         self.ensure_imported(module_name)
         self.tokens += 1
         token = self.tokens
-        self.stand_ins[token] = (module_name, name, fn)
+        self.stand_ins[token] = (module_name, name, stand_in(fn))
         try:
             self._rpc(("substitute", module_name, name, token), f"replacing {module._label}.{name}")
             yield
