@@ -131,7 +131,6 @@ class Job:
 
     cases: tuple[CaseSpec, ...]
     events: str  # the events file (JSON lines) the runner appends to
-    stop_file: str  # once this exists the runner runs no further case of the job
     package_root: str  # the student's package (pkg/), readable by the worker
     submission_dir: str  # the submitted data files (the runner's only)
     worker_log: str
