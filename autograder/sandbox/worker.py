@@ -130,27 +130,30 @@ class Worker:
         return self.encode(fn(obj))
 
     def cmd_substitute(self, module, name, token):
-        """Make ``hw12.<module>.<name>`` a stand-in whose calls the runner answers (values only)."""
-        mod = importlib.import_module(f"hw12.{module}")
-        self.replaced.setdefault((module, name), mod.__dict__.get(name, MISSING))
-        setattr(mod, name, self.stand_in(name, token))
+        """Make ``hw12.<module>.<name>`` (a function, or ``Class.method``) a stand-in whose calls the
+        runner answers (values only)."""
+        owner, attr = owner_of(module, name)
+        self.replaced.setdefault((module, name), owner.__dict__.get(attr, MISSING))
+        setattr(owner, attr, self.stand_in(name, token, method=owner is not sys.modules[
+            f"hw12.{module}"]))
         return None
 
     def cmd_restore(self, module, name):
         """Put the student's own ``name`` back (or nothing, if they had none) after a substitute."""
-        mod, own = importlib.import_module(f"hw12.{module}"), self.replaced.pop((module, name))
+        (owner, attr), own = owner_of(module, name), self.replaced.pop((module, name))
         if own is MISSING:
-            delattr(mod, name)
+            delattr(owner, attr)
         else:
-            setattr(mod, name, own)
+            setattr(owner, attr, own)
         return None
 
-    def stand_in(self, name: str, token: int):
-        """A function that sends its arguments (tensors and numbers) to the runner and returns the
-        value the runner computes; it runs nothing else."""
+    def stand_in(self, name: str, token: int, method: bool):
+        """A function that sends its arguments (tensors and numbers; for a ``method``, not the
+        instance) to the runner and returns the value the runner computes; it runs nothing else."""
         worker = self
 
         def stand_in(*args, **kwargs):
+            args = args[1:] if method else args
             question = (P.CALLBACK, token, worker.encode(args, values_only=True),
                         worker.encode(kwargs, values_only=True))
             P.write_frame(worker.fd_out, P.dumps((worker.request_id, question)))
@@ -189,6 +192,15 @@ class Worker:
         except BaseException:  # noqa: BLE001 - a hostile __str__
             message = "<exception message could not be printed>"
         return ("err", type(exc).__name__, message[:MAX_MESSAGE], "\n".join(lines)[:MAX_MESSAGE])
+
+
+def owner_of(module: str, name: str):
+    """(object, attribute) that ``name`` ("function" or "Class.method") of ``hw12.<module>`` names."""
+    owner = importlib.import_module(f"hw12.{module}")
+    *path, attr = name.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    return owner, attr
 
 
 def serve(fd_in: int, fd_out: int, package_root: str) -> None:
