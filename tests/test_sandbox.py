@@ -56,6 +56,12 @@ def misuse(kind):
     return callee({"code": misuse, "huge": torch.zeros(5 * 2**20), "text": "text"}[kind])
 def leave():
     os._exit(3)
+class Model:
+    training = False
+    def predict(self, x):
+        return x * 0
+def predicted(x):
+    return Model().predict(x)
 """
 
 
@@ -63,7 +69,8 @@ def test_a_substituted_callee_is_answered_by_the_runner_with_values_only(tmp_pat
     """Within ``substituted`` the student's function calls a stand-in that the runner answers with
     the test's function (values only); misuse (code, huge or unusable arguments) raises in the
     student's call and leaves the process running; a restarted process gets the stand-in again,
-    and after the block the student's own function is back."""
+    and after the block the student's own function is back. A method's stand-in gets, in place of
+    the instance, its training flag."""
     import torch
 
     from autograder.sandbox.client import StudentRaised
@@ -95,4 +102,7 @@ def test_a_substituted_callee_is_answered_by_the_runner_with_values_only(tmp_pat
         box.begin_test(0, 60)
         assert calls.caller(x).tolist() == [3.0, 5.0]
     assert calls.caller(x).tolist() == [1.0, 1.0]
+    with box.substituted(calls, "Model.predict", lambda model, x: x - 10 * model.training):
+        assert calls.predicted(x).tolist() == [1.0, 2.0]  # the instance travels as its mode only
+    assert calls.predicted(x).tolist() == [0.0, 0.0]
     box.close()

@@ -89,7 +89,8 @@ def substituted(module, name: str, fn):
     """Within the block, ``module.name`` is ``fn`` (a function, or a table: see ``stand_in``): a
     test of one question calls the student's function with a correct callee in place of the
     student's own (each question graded on its own). ``name`` may be ``Class.method``: ``fn`` then
-    gets the method's arguments without the instance. Reaches the calls made through the module's
+    gets the instance first (in the grader: an object with the instance's ``training`` flag only).
+    Reaches the calls made through the module's
     global (or the class); a reference taken earlier (``from ... import``, a default argument)
     keeps the student's function. The grader's runner does the same with a stand-in that asks it
     for ``fn``'s values (autograder/sandbox/client.py)."""
@@ -98,7 +99,7 @@ def substituted(module, name: str, fn):
     for part in path:
         owner = getattr(owner, part)
     own, fn = owner.__dict__.get(attr, _MISSING), stand_in(fn)
-    setattr(owner, attr, (lambda _instance, *args, **kwargs: fn(*args, **kwargs)) if path else fn)
+    setattr(owner, attr, fn)
     try:
         yield
     finally:

@@ -20,6 +20,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 from ..testfiles import stand_in
@@ -451,7 +452,8 @@ class Sandbox:
     def substituted(self, module: "RemoteModule", name: str, fn):
         """Within the block, the student's ``module.name`` is a stand-in whose every call is
         answered by ``fn(*args, **kwargs)`` (``fn`` a function or a table, as in
-        autograder/testfiles.py) computed here, in the runner: the worker sends the
+        autograder/testfiles.py; for ``Class.method`` its first argument stands for the instance
+        and has the instance's ``training`` flag) computed here, in the runner: the worker sends the
         arguments as plain data and gets the value back, never code. Calls through the module's
         global (``name(...)`` inside the module) reach it; a reference the student's code took
         earlier (``from ... import``, a default argument) keeps the student's own function."""
@@ -483,8 +485,14 @@ class Sandbox:
         if size > P.MAX_CALLBACK_BYTES:
             return ("err", f"{label} accepts at most {P.MAX_CALLBACK_BYTES // 2**20} MB of "
                            f"arguments, got {size // 2**20} MB")
+        if "." in name:  # a method: the first argument is the instance's mode
+            if not args or type(args[0]) is not dict:
+                return ("err", f"{label} was called in a malformed way")
+            args = (SimpleNamespace(training=args[0].get("training")),) + args[1:]
         try:
             value = fn(*args, **kwargs)
+        except AssertionError as e:  # the test's own words on how the call went wrong
+            return ("err", f"{label}: {e}")
         except Exception as e:  # noqa: BLE001 - arguments it cannot use: the caller's error
             return ("err", f"{label} could not use these arguments ({type(e).__name__})")
         P.data_bytes(value)  # a value, never code (a TypeError here is the test's own bug)

@@ -148,12 +148,15 @@ class Worker:
         return None
 
     def stand_in(self, name: str, token: int, method: bool):
-        """A function that sends its arguments (tensors and numbers; for a ``method``, not the
-        instance) to the runner and returns the value the runner computes; it runs nothing else."""
+        """A function that sends its arguments (tensors and numbers; for a ``method``, in place of
+        the instance, its mode ``{"training": bool}``) to the runner and returns the value the
+        runner computes; it runs nothing else."""
         worker = self
 
         def stand_in(*args, **kwargs):
-            args = args[1:] if method else args
+            if method:
+                mode = getattr(args[0], "training", None)
+                args = ({"training": mode} if type(mode) is bool else {},) + args[1:]
             question = (P.CALLBACK, token, worker.encode(args, values_only=True),
                         worker.encode(kwargs, values_only=True))
             P.write_frame(worker.fd_out, P.dumps((worker.request_id, question)))

@@ -98,11 +98,12 @@ def predict_oracle(exit_logits: Sequence, threshold: float):
 
 def predict_stand_in(model, inputs, thresholds):
     """A stand-in for ``model``'s ``EarlyExitResNet.predict`` at the calls a test makes (each x of
-    ``inputs`` with each of ``thresholds``): :func:`predict_oracle` on the model's exit logits
-    (``model.forward(x)``, given code, in the model's current mode), with predict's return types.
-    A call with another input raises KeyError."""
+    ``inputs`` with each of ``thresholds``): :func:`predict_oracle` on the model's exit logits in
+    eval mode (``model.forward(x)``, given code), with predict's return types. A call on a model in
+    training mode fails (evaluation must switch to eval mode); another input raises KeyError."""
     import torch
 
+    model.eval()
     answers = []
     for x in inputs:
         logits = [torch.as_tensor(z) for z in model.forward(x)]
@@ -110,7 +111,9 @@ def predict_stand_in(model, inputs, thresholds):
             pred, exit_index, conf, _ = predict_oracle(logits, t)
             answers.append((x, float(t), (pred, exit_index, conf.to(logits[0].dtype))))
 
-    def predict(x, threshold):
+    def predict(instance, x, threshold):
+        assert not instance.training, ("predict was called on a model in training mode: switch "
+                                       "the model to eval mode (model.eval()) before predicting")
         for known, t, answer in answers:
             if t == float(threshold) and known.shape == x.shape and torch.equal(known, x.cpu()):
                 return answer
