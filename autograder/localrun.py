@@ -16,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from .config import load_config
-from .testfiles import SubmissionFiles, load_test_cases, seed_everything
+from .testfiles import SubmissionFiles, load_test_cases, seed_everything, substituted
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     pkg = Path(args.package_dir).resolve()
     sys.path.insert(0, str(pkg))
     _, cases = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
-    fixed = {"submission": SubmissionFiles(pkg), "device": args.device}
+    fixed = {"submission": SubmissionFiles(pkg), "device": args.device, "substituted": substituted}
     failed = 0
     loaded: dict = {}
     for case in cases[args.part]:

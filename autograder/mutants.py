@@ -8,14 +8,14 @@ that is appended to a copy of the reference module (later definitions win)::
     \"\"\"survival_prob uses (1-δ)^t: the flip probability instead of the replacement probability.\"\"\"
     MODULE = "binary_diffusion"      # the hw12 module it patches
     KIND = "mutant"                  # or "alternative"
-    ALSO_LOSES = ["q1b"]             # optional, mutants only: other questions it also loses
 
     # ---- code below is appended to the reference module (later definitions win) ----
     def survival_prob(t, delta):
         return (1 - delta) ** t
 
-A mutant must lose points on its folder's question (and on each of ``ALSO_LOSES``); an alternative
-must keep full marks. ``tests/mutants/README.md`` says where a file goes.
+A mutant must lose points on its folder's question and on no other (each question is graded on its
+own: a test of another question that calls the changed function runs with a correct one in its
+place); an alternative must keep full marks. ``tests/mutants/README.md`` says where a file goes.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 MARKER = "# ---- code below is appended to the reference module (later definitions win) ----"
 KINDS = ("mutant", "alternative")
-HEADER = {"MODULE": str, "KIND": str, "ALSO_LOSES": list}
+HEADER = {"MODULE": str, "KIND": str}
 
 
 class BankError(ValueError):
@@ -41,18 +41,12 @@ class Variant:
     question: str        # the folder: the question whose function it changes
     module: str          # the hw12 module it patches
     kind: str            # "mutant" | "alternative"
-    also_loses: tuple[str, ...]
     description: str     # the docstring
     code: str            # appended to the reference module
 
     @property
     def name(self) -> str:
         return f"{self.part}/{self.question}/{self.path.stem}"
-
-    @property
-    def loses(self) -> tuple[str, ...]:
-        """The questions a mutant must lose points on (none for an alternative)."""
-        return (self.question, *self.also_loses) if self.kind == "mutant" else ()
 
     def applied_to(self, reference: str) -> str:
         """The source of the patched module: ``reference`` with this variant's code appended."""
@@ -73,8 +67,9 @@ def _header(head: str, path: Path) -> dict:
                             f"{', '.join(HEADER)} = <literal> may stand")
         key = node.targets[0].id
         if key not in HEADER:
-            hint = " (the folder names the question; list other ones in ALSO_LOSES)" \
-                if key == "LOSES" else ""
+            hint = {"LOSES": " (the folder names the question)",
+                    "ALSO_LOSES": " (a mutant loses points on its folder's question and on no "
+                                  "other)"}.get(key, "")
             raise BankError(f"{path}:{node.lineno}: unknown header {key}{hint}")
         value = ast.literal_eval(node.value)
         if not isinstance(value, HEADER[key]):
@@ -96,12 +91,8 @@ def load_variant(path: Path) -> Variant:
         raise BankError(f"{path}: KIND must be one of {KINDS}")
     if "MODULE" not in meta:
         raise BankError(f"{path}: MODULE (the hw12 module it patches) is missing")
-    also = tuple(meta.get("ALSO_LOSES", ()))
-    if kind == "alternative" and also:
-        raise BankError(f"{path}: an alternative loses nothing; drop ALSO_LOSES")
     return Variant(path=path, part=path.parent.parent.name, question=path.parent.name,
-                   module=meta["MODULE"], kind=kind, also_loses=also,
-                   description=meta["__doc__"], code=code)
+                   module=meta["MODULE"], kind=kind, description=meta["__doc__"], code=code)
 
 
 def default_bank(repo: Path) -> Path:
@@ -116,12 +107,11 @@ def bank_files(bank: Path, part: str) -> list[Path]:
 
 def load_bank(bank: Path, parts, questions: dict[str, set[str]] | None = None) -> list[Variant]:
     """Every variant of ``parts`` in the bank folder ``bank`` (see :func:`default_bank`). With
-    ``questions`` ({part: its question ids}), a folder or an ``ALSO_LOSES`` entry that is not a
-    question of the part is refused."""
+    ``questions`` ({part: its question ids}), a folder that is not a question of the part is
+    refused."""
     bank_list = [load_variant(p) for part in parts for p in bank_files(bank, part)]
     for v in bank_list if questions is not None else ():
-        unknown = [q for q in (v.question, *v.also_loses) if q not in questions[v.part]]
-        if unknown:
-            raise BankError(f"{v.path}: {unknown} not a question of part {v.part} "
+        if v.question not in questions[v.part]:
+            raise BankError(f"{v.path}: {v.question} is not a question of part {v.part} "
                             "(grading_config.yaml)")
     return bank_list

@@ -224,7 +224,6 @@ def question_pieces(root: Path) -> dict[str, dict[str, dict]]:
                 "notebook": part.notebook,
                 "mutants": [v for v in variants[q] if v.kind == "mutant"],
                 "alternatives": [v for v in variants[q] if v.kind == "alternative"],
-                "also_lost_by": [v for v in bank if v.part == part_id and q in v.also_loses],
                 "key": section,
                 "derivations": [d.relative_to(root) for d in derivations
                                 if d.name.startswith(f"q{number}_")],
@@ -251,9 +250,8 @@ def _points(x: float) -> str:
 
 
 def _variant_line(v: Variant, root: Path) -> str:
-    also = f" (also loses {', '.join(v.also_loses)})" if v.also_loses else ""
     first = v.description.splitlines()[0]
-    return f"  - {_file_link(v.path.relative_to(root), v.path.stem)}{also}: {first}"
+    return f"  - {_file_link(v.path.relative_to(root), v.path.stem)}: {first}"
 
 
 def render_index(root: Path) -> str:
@@ -291,9 +289,6 @@ def render_index(root: Path) -> str:
                 items = p[label]
                 out.append(f"- {label} ({len(items)})" + (":" if items else ": none"))
                 out += [_variant_line(v, root) for v in items]
-            if p["also_lost_by"]:
-                out.append("- also lost by mutants of other questions:")
-                out += [_variant_line(v, root) for v in p["also_lost_by"]]
             key = (f"[{p['key'][0]}](../{KEY.as_posix()}#{p['key'][1]})" if p["key"] else none)
             derivs = ", ".join(_file_link(d) for d in p["derivations"])
             out.append(f"- key: {key}" + (f"; derivations: {derivs}" if derivs else ""))

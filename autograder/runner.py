@@ -83,7 +83,7 @@ def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
     try:
         seed_everything(case.seed)
         sandbox.begin_test(case.seed, case.time_limit_s)
-        env = {"submission": submission, "device": device}
+        env = {"submission": submission, "device": device, "substituted": sandbox.substituted}
         kwargs = {name: env[name] if name in env else sandbox.module(name)
                   for name in inspect.signature(tc.test_func).parameters}
         tc.test_func(**kwargs)
@@ -116,8 +116,6 @@ def run_job(job: Job) -> None:
     with open(job.events, "a", buffering=1) as events:
         try:
             for case in job.cases:
-                if os.path.exists(job.stop_file):
-                    break
                 sandbox.sweep()  # processes the student's code left behind in the last test
                 events.write(Event("start", case.id).line())
                 events.write(run_case(case, sandbox, submission, device, job.cpu_fallback).line())

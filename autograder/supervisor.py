@@ -51,9 +51,6 @@ class GradeOptions:
     device: str | None = None  # None: cuda where available; "cpu" forces the reduced CPU versions
     sandbox_user: str | None = None
     python: str = sys.executable
-    # validation only: stop as soon as each of these questions has a failed case (the rest of the
-    # cases are reported as skipped, so scores are not meaningful beyond "lost points or not")
-    stop_when_failed: frozenset[str] | None = None
 
 
 class ScratchPaths:
@@ -295,7 +292,7 @@ def _job(layout: Layout, cfg: GradingConfig, pending: list[Case], paths: Scratch
     return Job(
         cases=tuple(CaseSpec(c.id, str(c.file), c.function, c.tier, c.visibility, c.time_limit_s,
                              c.seed) for c in pending),
-        events=str(paths.private / "events.jsonl"), stop_file=str(paths.private / "stop"),
+        events=str(paths.private / "events.jsonl"),
         package_root=str(paths.pkg), submission_dir=str(paths.submission),
         worker_log=str(paths.private / "worker.log"), student_home=str(paths.home),
         trusted_release=str(layout.release), start_timeout_s=cfg.defaults.start_timeout_s,
@@ -331,15 +328,7 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
     def fill(predicate, message) -> None:  # every case not yet done that ``predicate`` picks
         for c in cases:
             if c.id not in done and predicate(c):
-                finish(c.id, "failed" if message else "skipped",
-                       message(c) if message else "not run: validation stopped early", 0.0)
-
-    def stop_early() -> bool:
-        failed = {r.case.question for r in done.values() if r.status == "failed"}
-        if not opts.stop_when_failed or not opts.stop_when_failed <= failed:
-            return False
-        fill(lambda c: True, None)
-        return True
+                finish(c.id, "failed", message(c), 0.0)
 
     def watch(runner: Runner) -> tuple[bool, bool]:
         """Follow one job on ``runner``; (the runner finished it and is free, a case ended)."""
@@ -360,8 +349,6 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
                         current = None
                     finish(ev.id, ev.status or "failed", ev.message, ev.seconds)
                     progressed = True
-            if stop_early():
-                Path(paths.private / "stop").touch()  # the runner ends the job after this case
             now = time.monotonic()
             stop = None
             if not runner.alive():

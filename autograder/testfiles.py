@@ -7,8 +7,9 @@ with each public case's seed in ``case_seeds.json``). Standard library only; num
 imported when seeding.
 
 A test file defines functions decorated with ``otter.test_files.test_case``; their parameters are
-filled by name: a module of the ``hw12`` package, ``submission`` (a ``SubmissionFiles``) or
-``device``. Case ids are ``<question>/<public|hidden>/<function>``.
+filled by name: a module of the ``hw12`` package, ``submission`` (a ``SubmissionFiles``),
+``device`` or ``substituted`` (see ``substituted`` below; the grader's runner passes its sandboxed
+version). Case ids are ``<question>/<public|hidden>/<function>``.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import json
 import random
 import sys
 import types
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -56,6 +58,55 @@ def load_test_cases(path: Path) -> list:
     env = {"__name__": f"hw12_tests_{path.parent.name}_{path.stem}", "__file__": str(path)}
     exec(compile(path.read_text(), str(path), "exec"), env)
     return [v for v in env.values() if isinstance(v, (test_case, otter_test_case))]
+
+
+_MISSING = object()  # a module attribute the student did not define
+
+
+def stand_in(fn):
+    """``fn`` as a function: a dict is a table {arguments: value} of a few exact calls, looked up
+    element by element along a tensor argument (giving a tensor of the default floating dtype with
+    its shape and device); arguments outside the table raise KeyError."""
+    if not isinstance(fn, dict):
+        return fn
+
+    def lookup(*args, **kwargs):
+        import torch
+
+        args = args + tuple(kwargs.values())
+        at = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+        if not at:
+            return fn[args]
+        (i,) = at  # one tensor argument
+        values = [fn[args[:i] + (v,) + args[i + 1:]] for v in args[i].reshape(-1).tolist()]
+        return torch.tensor(values, device=args[i].device).reshape(args[i].shape)
+
+    return lookup
+
+
+@contextmanager
+def substituted(module, name: str, fn):
+    """Within the block, ``module.name`` is ``fn`` (a function, or a table: see ``stand_in``): a
+    test of one question calls the student's function with a correct callee in place of the
+    student's own (each question graded on its own). ``name`` may be ``Class.method``: ``fn`` then
+    gets the instance first (in the grader: an object with the instance's ``training`` flag only).
+    Reaches the calls made through the module's
+    global (or the class); a reference taken earlier (``from ... import``, a default argument)
+    keeps the student's function. The grader's runner does the same with a stand-in that asks it
+    for ``fn``'s values (autograder/sandbox/client.py)."""
+    *path, attr = name.split(".")
+    owner = module
+    for part in path:
+        owner = getattr(owner, part)
+    own, fn = owner.__dict__.get(attr, _MISSING), stand_in(fn)
+    setattr(owner, attr, fn)
+    try:
+        yield
+    finally:
+        if own is _MISSING:
+            delattr(owner, attr)
+        else:
+            setattr(owner, attr, own)
 
 
 def case_id(question: str, visibility: str, function: str) -> str:

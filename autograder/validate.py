@@ -2,10 +2,13 @@
 
 1. The reference solutions score full marks (every tier; GPU-tier tests in their CPU version).
 2. The untouched release (assignment/) scores zero on every question.
-3. Every mutant in tests/mutants/<part>/<question>/ loses points on its question (and on each
-   question of its ``ALSO_LOSES``); every alternative (a different but correct implementation)
-   keeps full marks on every CPU-tier question that calls the module it changes. The bank's format
-   and its one parser: autograder/mutants.py.
+3. Each question is graded on its own. Every mutant in tests/mutants/<part>/<question>/ loses
+   points on its question and on no other: one that also loses points elsewhere is reported as
+   charged twice (a test of that other question must give the student's function a correct callee:
+   ``autograder.testlib.with_correct``). Every alternative (a different but correct implementation)
+   keeps full marks. Both are graded on every CPU-tier question that calls the module they change
+   (the GPU tier's logic is validated on the reference and the stubs, in its reduced CPU version).
+   The bank's format and its one parser: autograder/mutants.py.
 """
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 from .config import load_config
@@ -44,18 +46,34 @@ LOG_OF_MODULE = {"rlhf": "submission_log.json", "early_exit": "early_exit_answer
 
 
 def make_upload(repo: Path, variant: Variant | None, dest: Path) -> Path:
-    """The reference solutions with ``variant``'s code appended to its module. For an alternative
-    the module's log records its hash and fingerprint, as the notebook run with it would."""
+    """The reference solutions with ``variant``'s code appended to its module. The module's log
+    records its hash and fingerprint, as the notebook run with it would (and keeps the reference's
+    where the variant cannot compute its fingerprint: that notebook run would have stopped)."""
     shutil.copytree(repo / "solutions", dest, ignore=shutil.ignore_patterns(
         "__pycache__", "derivations", "written", "*.ipynb"))
     if variant is not None:
         target = dest / "hw12" / f"{variant.module}.py"
         target.write_text(variant.applied_to(target.read_text()))
-        if variant.kind == "alternative" and variant.module in LOG_OF_MODULE:
+        if variant.module in LOG_OF_MODULE:
             subprocess.run([sys.executable, "-c", RECORD_SCRIPT, str(dest), variant.module,
-                            LOG_OF_MODULE[variant.module]], check=True, capture_output=True,
-                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            LOG_OF_MODULE[variant.module]], check=variant.kind == "alternative",
+                           capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return dest
+
+
+CHARGED_TWICE = "charged twice"  # a mutant that loses points on another question too
+
+
+def mutant_problem(question: str, scores: dict[str, tuple[float, float]]) -> str | None:
+    """What is wrong with a mutant of ``question`` that scored ``scores`` ({question: (score, max)}):
+    it must lose points on ``question`` and on no other. None if nothing is."""
+    problems = [] if not math.isclose(*scores.get(question, (1, 1))) else [
+        f"kept full marks on its question {question}"]
+    others = [f"{q} ({b - a:g} of {b:g} points)" for q, (a, b) in sorted(scores.items())
+              if q != question and not math.isclose(a, b)]
+    if others:
+        problems.append(f"{CHARGED_TWICE}: also loses {', '.join(others)}")
+    return "; ".join(problems) or None
 
 
 def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
@@ -69,11 +87,9 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
     problems: list[str] = []
     lines: list[str] = []
 
-    def grade(upload: Path, part: str, questions=None, stop=None) -> dict[str, tuple[float, float]]:
+    def grade(upload: Path, part: str, questions=None) -> dict[str, tuple[float, float]]:
         selected = [c for c in cases[part] if questions is None or c.question in questions]
-        run_opts = replace(opts, stop_when_failed=frozenset(stop) if stop else None)
-        return question_scores(grade_part(layout, cfg, part, selected, upload, run_opts,
-                                          pool=pool))
+        return question_scores(grade_part(layout, cfg, part, selected, upload, opts, pool=pool))
 
     def check_reference(part):
         with tempfile.TemporaryDirectory() as tmp:
@@ -87,20 +103,13 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
         return f"stubs {part}", (f"points on {bad}: {s}" if bad else None)
 
     def check_variant(v: Variant):
-        if v.kind == "mutant":
-            questions = set(v.loses)
-        else:  # every CPU-tier question whose tests call the patched module (the GPU tier's
-            # logic is validated on the reference and the stubs, in its reduced CPU version)
-            questions = {c.question for c in cases[v.part]
-                         if v.module in c.params and c.tier == "cpu"}
-        stop = questions if v.kind == "mutant" else None
+        questions = {c.question for c in cases[v.part] if v.module in c.params and c.tier == "cpu"}
         with tempfile.TemporaryDirectory() as tmp:
-            s = grade(make_upload(repo, v, Path(tmp) / "sub"), v.part, questions, stop)
-        if v.kind == "mutant":
-            kept = [q for q in v.loses if q not in s or math.isclose(*s[q])]
-            return f"mutant {v.name}", (f"kept full marks on {kept}" if kept else None)
-        lost = [q for q, (a, b) in s.items() if not math.isclose(a, b)]
-        return f"alternative {v.name}", (f"lost points on {lost}: {s}" if lost else None)
+            s = grade(make_upload(repo, v, Path(tmp) / "sub"), v.part, questions)
+        if v.kind == "alternative":
+            lost = [q for q, (a, b) in s.items() if not math.isclose(a, b)]
+            return f"alternative {v.name}", (f"lost points on {lost}: {s}" if lost else None)
+        return f"mutant {v.name}", mutant_problem(v.question, s)
 
     tasks = [(check_reference, p) for p in parts] + [(check_stubs, p) for p in parts]
     questions = {p: {c.question for c in cases[p]} for p in parts}
@@ -112,5 +121,9 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
                 print(lines[-1], flush=True)
             if problem:
                 problems.append(f"{label}: {problem}")
+    twice = [p.split(":")[0] for p in problems if CHARGED_TWICE in p]
+    if twice:
+        print(f"{CHARGED_TWICE} ({len(twice)}; each question must be graded on its own): "
+              + ", ".join(twice))
     print(f"validate: {len(tasks) - len(problems)} passed, {len(problems)} failed")
     return 1 if problems else 0

@@ -5,8 +5,10 @@ The sandboxed path is covered by validate and test_zip; these helpers make per-m
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import signal
 import sys
 import tempfile
 import types
@@ -25,7 +27,8 @@ if str(SOL) not in sys.path:
 
 @functools.lru_cache(maxsize=None)
 def _scheduled(part: str, question: str) -> tuple:
-    """((case seed, test_case), ...) of one question in the grader's order, public file first."""
+    """((case seed, time limit, test_case), ...) of one question in the grader's order, public
+    file first."""
     from autograder.config import load_config
     from autograder.testfiles import load_test_cases
 
@@ -36,13 +39,29 @@ def _scheduled(part: str, question: str) -> tuple:
         if case.question == question:
             if case.file not in loaded:
                 loaded[case.file] = {tc.test_func.__name__: tc for tc in load_test_cases(case.file)}
-            out.append((case.seed, loaded[case.file][case.function]))
+            out.append((case.seed, case.time_limit_s, loaded[case.file][case.function]))
     return tuple(out)
 
 
 def cases(part: str, question: str) -> list:
     """The otter test_case objects of one question, public file first."""
-    return [tc for _, tc in _scheduled(part, question)]
+    return [tc for _, _, tc in _scheduled(part, question)]
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Raise TimeoutError in this (main) thread once ``seconds`` have passed within the block, as
+    the grader stops a case that runs past its limit."""
+    def expire(signum, frame):
+        raise TimeoutError(f"did not finish within the time limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def module_from_source(source: str, module: str) -> types.ModuleType:
@@ -69,6 +88,26 @@ def variant_source(path: Path):
     return variant, variant.applied_to(reference_source(variant.module))
 
 
+def as_run_with(module: str, source: str, log: dict) -> dict:
+    """A copy of the notebook's ``log`` of ``module`` ("early_exit" or "rlhf") as if the notebook had
+    been run with ``source``: its sha256 and the fingerprint its functions give (hw12/fingerprint.py),
+    as ``validate`` records them. Where those functions cannot compute it the fingerprint stays."""
+    import copy
+
+    from autograder.testlib.early_exit_oracles import text_sha256
+    from hw12 import fingerprint
+
+    log = copy.deepcopy(log)
+    record = log["code"] if module == "rlhf" else log
+    record["sha256" if module == "rlhf" else "module_sha256"] = text_sha256(source)
+    try:
+        record["fingerprint"] = getattr(fingerprint, f"{module}_fingerprint")(
+            module_from_source(source, module))
+    except Exception:  # noqa: BLE001 - the notebook would have stopped: the file stays as it was
+        pass
+    return log
+
+
 def Submission(files: dict):  # noqa: N802 - used like the class it returns
     """The ``submission`` parameter, the grader's own class, over the data files {relative path:
     text} written to a temporary folder (removed with the object)."""
@@ -84,23 +123,55 @@ def Submission(files: dict):  # noqa: N802 - used like the class it returns
 
 
 def grade(part: str, module_name: str, module, submission, questions, messages=None) -> dict:
-    """{question: [names of failing cases]} for ``questions`` (each case seeded as the grader seeds
-    it); when a dict is passed as ``messages`` it receives {case name: the failure's message}."""
-    from autograder.testfiles import seed_everything
+    """{question: [names of failing cases]} for ``questions`` (each case seeded and limited in time
+    as the grader does it); when a dict is passed as ``messages`` it receives {case name: the
+    failure's message}."""
+    from autograder.testfiles import seed_everything, substituted
 
     failed: dict = {}
     for q in questions:
-        for seed, case in _scheduled(part, q):
+        for seed, seconds, case in _scheduled(part, q):
             seed_everything(seed)
             params = inspect.signature(case.test_func).parameters
-            env = {module_name: module, "submission": submission, "device": "cpu"}
+            env = {module_name: module, "submission": submission, "device": "cpu",
+                   "substituted": substituted}
             try:
-                case.test_func(**{p: env[p] for p in params})
+                with time_limit(seconds):
+                    case.test_func(**{p: env[p] for p in params})
             except Exception as e:  # noqa: BLE001 - a failing case is data here
                 failed.setdefault(q, []).append(case.test_func.__name__)
                 if messages is not None:
                     messages[case.test_func.__name__] = f"{type(e).__name__}: {e}"
     return failed
+
+
+def question_scores(part: str, failed: dict, questions) -> dict:
+    """{question: (points kept, points)} of ``questions`` given ``failed``, what ``grade`` returns."""
+    out = {}
+    for q in questions:
+        points = [(tc.test_func.__name__, tc.points) for _, _, tc in _scheduled(part, q)]
+        lost = sum(p for name, p in points if name in failed.get(q, ()))
+        out[q] = (sum(p for _, p in points) - lost, sum(p for _, p in points))
+    return out
+
+
+def variant_problem(part: str, path: Path, submission_for) -> str | None:
+    """What is wrong with the mutant-bank file ``path`` graded in-process on every CPU-tier
+    question of ``part`` that calls its module, as ``validate`` judges it (a mutant loses points on
+    its question and on no other, an alternative on none); None if nothing is.
+    ``submission_for(source)`` gives the uploaded files for the module's source text."""
+    from autograder.config import load_config
+    from autograder.validate import mutant_problem
+
+    variant, source = variant_source(path)
+    _, scheduled = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
+    questions = sorted({c.question for c in scheduled[part]
+                        if variant.module in c.params and c.tier == "cpu"})
+    failed = grade(part, variant.module, module_from_source(source, variant.module),
+                   submission_for(source), questions)
+    if variant.kind == "mutant":
+        return mutant_problem(variant.question, question_scores(part, failed, questions))
+    return f"loses points on {sorted(failed)}: {failed}" if failed else None
 
 
 def stub_source(text: str, module: str) -> str:

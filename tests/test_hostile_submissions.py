@@ -301,3 +301,32 @@ def test_a_copied_log_without_the_code_earns_nothing(part, module, log, question
     assert sim.score == 0 and sim.max_score > 0
     msgs = [t["output"] for t in sim.results["tests"] if "max_score" in t]
     assert all("earns nothing" in m for m in msgs), msgs[0][:500]
+
+
+# diffusion_loss (q1e) misusing the grader's stand-in for posterior_prob_plus (q1d) before it
+# computes the loss: code, a huge tensor or unusable data as an argument
+MISUSE = {
+    "passes_code": ("posterior_prob_plus(diffusion_loss, x0, t, delta)", "tensors and numbers only"),
+    "passes_huge_tensor": ("posterior_prob_plus(torch.zeros(5 * 2**20), x0, t, delta)",
+                           "at most 16 MB"),
+    "passes_unusable_data": ("posterior_prob_plus('y_t', [[1]], t, delta)", "could not use"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISUSE))
+def test_misusing_a_correct_callee_costs_only_the_callers_question(name, tmp_path):
+    """The stand-in that asks the grader for posterior_prob_plus's values takes plain data of
+    bounded size only: misuse makes the student's diffusion_loss raise, so q1e loses points, while
+    q1d keeps full marks and the grading goes on."""
+    call, words = MISUSE[name]
+    code = (f"_own_loss = diffusion_loss\n\ndef diffusion_loss(logits, y_t, x0, t, delta):\n"
+            f"    {call}\n    return _own_loss(logits, y_t, x0, t, delta)\n")
+    root = make_root(tmp_path, lambda cfg: only_questions(cfg, "diffusion", {"q1d", "q1e"}))
+    results = grade(root, "diffusion", variant_upload(tmp_path, "binary_diffusion", code),
+                    device="cpu")
+    validate(results)
+    scores = question_scores(results)
+    assert math.isclose(*scores["q1d"]) and scores["q1e"][0] < scores["q1e"][1], scores
+    assert any(words in t["output"] for t in results["tests"] if t["tags"][0] == "q1e"), \
+        [t["output"][:300] for t in results["tests"] if t["status"] == "failed"]
+    assert not [t for t in results["tests"] if "course staff" in t["output"]], "no grader faults"

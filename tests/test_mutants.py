@@ -1,11 +1,16 @@
-"""The mutant bank's format and its one parser (autograder/mutants.py); grading each file is the job
-of `python -m autograder validate` and of the parts' in-process tests."""
+"""The mutant bank's format and its one parser (autograder/mutants.py), validate's verdict on a
+mutant, and the diffusion bank graded in-process: each question is graded on its own, so a mutant
+loses points on its question and on no other. (`python -m autograder validate` grades every part's
+bank through the sandbox; tests/test_early_exit_extra.py and tests/test_rlhf_extra.py grade theirs
+in-process.)"""
 from __future__ import annotations
 
 import pytest
 
+import inprocess
 from autograder.config import load_config
-from autograder.mutants import MARKER, BankError, default_bank, load_bank, load_variant
+from autograder.mutants import MARKER, BankError, bank_files, default_bank, load_bank, load_variant
+from autograder.validate import CHARGED_TWICE, mutant_problem
 from conftest import REPO
 
 BODY = f"\n{MARKER}\ndef survival_prob(t, delta):\n    return (1 - delta) ** t\n"
@@ -20,20 +25,19 @@ def _write(tmp_path, head: str, question: str = "q1a"):
 
 def test_folder_names_part_and_question(tmp_path):
     v = load_variant(_write(tmp_path, '"""Uses (1-δ)^t."""\nMODULE = "binary_diffusion"\n'
-                                      'KIND = "mutant"\nALSO_LOSES = ["q1b"]\n'))
+                                      'KIND = "mutant"\n'))
     assert (v.part, v.question, v.module, v.kind) == ("diffusion", "q1a", "binary_diffusion", "mutant")
-    assert v.loses == ("q1a", "q1b") and v.description == "Uses (1-δ)^t."
+    assert v.description == "Uses (1-δ)^t."
     assert v.code.startswith("def survival_prob") and v.name == "diffusion/q1a/bd_example"
     assert v.applied_to("X = 1\n").endswith(v.code) and v.applied_to("X = 1\n").startswith("X = 1\n")
 
 
 @pytest.mark.parametrize("head,words", [
     ('MODULE = "binary_diffusion"\nKIND = "mutant"\n', "docstring"),
-    ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\nLOSES = ["q1a"]\n', "ALSO_LOSES"),
+    ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\nLOSES = ["q1a"]\n', "folder names"),
+    ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\nALSO_LOSES = ["q1b"]\n', "no other"),
     ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "wrong"\n', "KIND"),
     ('"""d."""\nKIND = "mutant"\n', "MODULE"),
-    ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "alternative"\nALSO_LOSES = ["q1b"]\n',
-     "alternative"),
     ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\nimport os\n', "above the marker"),
 ])
 def test_malformed_files_are_refused_with_a_reason(tmp_path, head, words):
@@ -57,3 +61,20 @@ def test_the_project_bank_loads_and_every_question_function_has_mutants():
     function_questions = {(c.part, c.question) for p in cfg.parts for c in cases[p]
                           if c.tier == "cpu" and "submission" not in c.params}
     assert function_questions <= with_mutants, sorted(function_questions - with_mutants)
+
+
+def test_a_mutant_must_lose_its_own_question_and_no_other():
+    """validate's verdict: losing elsewhere is reported as charged twice, with the points."""
+    assert mutant_problem("q1d", {"q1d": (1.5, 3.5), "q1e": (4.0, 4.0)}) is None
+    assert "kept full marks on its question q1d" in mutant_problem("q1d", {"q1d": (3.5, 3.5)})
+    twice = mutant_problem("q1d", {"q1d": (0.0, 3.5), "q1e": (1.25, 4.0), "q2a": (4.0, 4.0)})
+    assert twice == f"{CHARGED_TWICE}: also loses q1e (2.75 of 4 points)"
+
+
+DIFFUSION = bank_files(default_bank(REPO), "diffusion")
+
+
+@pytest.mark.parametrize("path", DIFFUSION, ids=[p.stem for p in DIFFUSION])
+def test_diffusion_variant_is_graded_on_its_own_question(path):
+    problem = inprocess.variant_problem("diffusion", path, lambda source: inprocess.Submission({}))
+    assert problem is None, f"{path.stem}: {problem}"

@@ -6,6 +6,18 @@ name = "q1b"
 points = None
 
 
+# survival_prob(t, delta) at every call this file's sample_forward calls make (Q1(a)'s values): the
+# checks run with this table in place of your survival_prob, so that Q1(b) is checked on its own
+_SURVIVAL = {(0, 0.1): 1.0, (3, 0.1): 0.512, (4, 0.1): 0.4096, (5, 0.1): 0.32768,
+             (7, 0.1): 0.2097152, (20, 0.02): 0.4420024338794074}
+
+
+def _sample_forward(binary_diffusion, substituted, *args, **kwargs):
+    """Your sample_forward, calling the table above instead of your survival_prob."""
+    with substituted(binary_diffusion, "survival_prob", _SURVIVAL):
+        return binary_diffusion.sample_forward(*args, **kwargs)
+
+
 def _devices():
     import torch
 
@@ -13,7 +25,7 @@ def _devices():
 
 
 @test_case(points=0.5, hidden=False)
-def test_sample_forward_shape_dtype_device_and_t0(binary_diffusion):
+def test_sample_forward_shape_dtype_device_and_t0(binary_diffusion, substituted):
     """±1 output with x0's shape, dtype and device; t = 0 returns x0 unchanged."""
     import torch
 
@@ -22,7 +34,7 @@ def test_sample_forward_shape_dtype_device_and_t0(binary_diffusion):
             g = torch.Generator().manual_seed(0)
             x0 = torch.where(torch.rand(3, 2, 5, 5, generator=g) < 0.5, 1.0, -1.0).to(device, dtype)
             for t in (0, 4, torch.tensor([0, 3, 7], device=device)):
-                y = binary_diffusion.sample_forward(x0, t, 0.1, generator=None)
+                y = _sample_forward(binary_diffusion, substituted, x0, t, 0.1, generator=None)
                 assert isinstance(y, torch.Tensor), f"sample_forward returned {type(y).__name__}, expected a tensor."
                 assert y.shape == x0.shape, (
                     f"sample_forward(x0 of shape {tuple(x0.shape)}, t={t}) returned shape {tuple(y.shape)}; "
@@ -34,18 +46,18 @@ def test_sample_forward_shape_dtype_device_and_t0(binary_diffusion):
                     f"sample_forward returned a tensor on {y.device} for x0 on {device}; create random "
                     "numbers on x0's device.")
                 assert bool(((y == 1) | (y == -1)).all()), "sample_forward returned values other than ±1."
-            y0 = binary_diffusion.sample_forward(x0, 0, 0.1)
+            y0 = _sample_forward(binary_diffusion, substituted, x0, 0, 0.1)
             assert torch.equal(y0, x0), (
                 "sample_forward(x0, t=0, ...) changed some pixels; at t = 0 nothing has been replaced "
                 "yet (survival probability 1), so Y_0 must equal x0.")
-            yt = binary_diffusion.sample_forward(x0, torch.tensor([0, 5, 0], device=device), 0.1)
+            yt = _sample_forward(binary_diffusion, substituted, x0, torch.tensor([0, 5, 0], device=device), 0.1)
             assert torch.equal(yt[0], x0[0]) and torch.equal(yt[2], x0[2]), (
                 "sample_forward with t = tensor([0, 5, 0]) changed examples 0 or 2, whose t is 0; "
                 "t[b] must apply to example b along dim 0 (reshape to (B, 1, ..., 1)).")
 
 
 @test_case(points=0.5, hidden=False)
-def test_sample_forward_marginal_and_generator(binary_diffusion):
+def test_sample_forward_marginal_and_generator(binary_diffusion, substituted):
     """The fraction of unchanged pixels is close to (1 + (1 - 2*delta)^t) / 2.
 
     Hoeffding's inequality, P(|mean - p| >= h) <= 2 exp(-2 n h^2), bounds the chance that a correct
@@ -60,7 +72,7 @@ def test_sample_forward_marginal_and_generator(binary_diffusion):
     x0 = torch.ones(1, n)
     for t, delta in ((3, 0.1), (20, 0.02)):
         g = torch.Generator().manual_seed(1234 + t)
-        y = binary_diffusion.sample_forward(x0, t, delta, generator=g)
+        y = _sample_forward(binary_diffusion, substituted, x0, t, delta, generator=g)
         frac_same = float((y == x0).double().mean())
         want = (1 + (1 - 2 * delta) ** t) / 2
         hint = ""
@@ -76,8 +88,8 @@ def test_sample_forward_marginal_and_generator(binary_diffusion):
             f"expected about {want:.4f} (+- {half_width:.4f})." + hint)
     g1 = torch.Generator().manual_seed(7)
     g2 = torch.Generator().manual_seed(7)
-    a = binary_diffusion.sample_forward(x0[:, :2000], 5, 0.1, generator=g1)
-    b = binary_diffusion.sample_forward(x0[:, :2000], 5, 0.1, generator=g2)
+    a = _sample_forward(binary_diffusion, substituted, x0[:, :2000], 5, 0.1, generator=g1)
+    b = _sample_forward(binary_diffusion, substituted, x0[:, :2000], 5, 0.1, generator=g2)
     assert torch.equal(a, b), (
         "two calls with generators seeded identically gave different samples: draw every random "
         "number with generator=generator (e.g. torch.rand(..., generator=generator)), not from the "

@@ -30,15 +30,24 @@ def test_bernoulli_kl_values(binary_diffusion):
         f"expected {want.tolist()}.")
 
 
+def _target_at_t1(y_t, x0, t, delta):
+    """posterior_prob_plus at t = 1, where Y_{t-1} = Y_0 = x0 is known: 1 where x0 = +1, 0 where
+    x0 = -1. The loss is checked with it in place of yours, so that Q1(e) is checked on its own."""
+    if int(t) != 1:
+        raise KeyError(f"this check knows the target at t = 1 only, not at t = {t}")
+    return (1 + x0) / 2
+
+
 @test_case(points=0.5, hidden=False)
-def test_diffusion_loss_at_t1_is_bce(binary_diffusion):
+def test_diffusion_loss_at_t1_is_bce(binary_diffusion, substituted):
     """At t = 1 the target is Y_0 = x0 itself, so the loss is binary cross-entropy (pixel sum, batch mean)."""
     import torch
 
     x0 = torch.tensor([[[1.0, -1.0], [1.0, 1.0]], [[-1.0, -1.0], [1.0, -1.0]]])  # (2, 2, 2)
     y1 = torch.tensor([[[1.0, 1.0], [1.0, -1.0]], [[-1.0, 1.0], [1.0, -1.0]]])
     logits = torch.tensor([[[2.0, -1.0], [0.5, 0.0]], [[-3.0, 1.0], [0.25, -0.5]]])
-    got = binary_diffusion.diffusion_loss(logits, y1, x0, 1, 0.1)
+    with substituted(binary_diffusion, "posterior_prob_plus", _target_at_t1):
+        got = binary_diffusion.diffusion_loss(logits, y1, x0, 1, 0.1)
     assert isinstance(got, torch.Tensor) and got.dim() == 0, (
         f"diffusion_loss returned {getattr(got, 'shape', type(got).__name__)}; expected a 0-dim tensor "
         "(sum over pixels, then mean over the batch).")

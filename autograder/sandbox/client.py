@@ -17,9 +17,13 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
 
+from ..testfiles import stand_in
 from . import protocol as P
 
 ZYGOTE = Path(__file__).with_name("zygote.py")
@@ -321,8 +325,7 @@ class StudentProcess:
             raise StudentCrashed(_STRAY_WRITE.format(label=label))
         return body
 
-    def request(self, message: tuple, deadline: float, label: str):
-        request_id, self.next_id = self.next_id, self.next_id + 1
+    def _send(self, request_id: int, message: tuple, deadline: float, label: str) -> None:
         payload = P.dumps((request_id, message))
         view = memoryview(len(payload).to_bytes(8, "big") + payload)
         while view:
@@ -333,7 +336,17 @@ class StudentProcess:
                 continue
             except BrokenPipeError:
                 raise StudentCrashed(f"your code's process had ended before {label}") from None
-        return self._read(deadline, label, expect_id=request_id)
+
+    def request(self, message: tuple, deadline: float, label: str, answer=None):
+        """Send ``message`` and return its reply; meanwhile each stand-in call the worker sends,
+        ``(P.CALLBACK, token, args, kwargs)``, is answered with ``answer(token, args, kwargs)``."""
+        request_id, self.next_id = self.next_id, self.next_id + 1
+        self._send(request_id, message, deadline, label)
+        while True:
+            body = self._read(deadline, label, expect_id=request_id)
+            if body[0] != P.CALLBACK or answer is None or len(body) != 4:
+                return body
+            self._send(request_id, answer(*body[1:]), deadline, label)
 
 
 class Sandbox:
@@ -349,6 +362,8 @@ class Sandbox:
         self.imported: set[str] = set()
         self.broken: dict[str, str] = {}  # module -> why it cannot be imported
         self.stuck: dict[str, str] = {}  # function label -> how it hung or crashed (not called again)
+        self.stand_ins: dict[int, tuple[str, str, Callable]] = {}  # token -> (module, name, fn)
+        self.tokens = 0  # stand-ins installed so far (each gets a new token)
         ids = sandbox_ids(opts.user)
         self.uid = ids[0] if ids else None  # whose left-over processes and files are swept
 
@@ -392,7 +407,7 @@ class Sandbox:
     def _rpc(self, message: tuple, label: str):
         proc = self._ensure()
         try:
-            status, *rest = proc.request(message, self.deadline, label)
+            status, *rest = proc.request(message, self.deadline, label, self.answer_stand_in)
         except SandboxAbort:
             self.close()
             raise
@@ -428,6 +443,60 @@ class Sandbox:
             self.deadline = saved + (time.monotonic() - t0)  # and does not count for the test
         self.uncharged_s += time.monotonic() - t0
         self.imported.add(name)
+        for token, (module, attr, _) in self.stand_ins.items():  # a restarted worker gets them too
+            if module == name:
+                self._rpc(("substitute", module, attr, token), f"replacing hw12.{module}.{attr}")
+
+    # ---- stand-ins: a correct callee that the runner computes ------------------------------------
+    @contextmanager
+    def substituted(self, module: "RemoteModule", name: str, fn):
+        """Within the block, the student's ``module.name`` is a stand-in whose every call is
+        answered by ``fn(*args, **kwargs)`` (``fn`` a function or a table, as in
+        autograder/testfiles.py; for ``Class.method`` its first argument stands for the instance
+        and has the instance's ``training`` flag) computed here, in the runner: the worker sends the
+        arguments as plain data and gets the value back, never code. Calls through the module's
+        global (``name(...)`` inside the module) reach it; a reference the student's code took
+        earlier (``from ... import``, a default argument) keeps the student's own function."""
+        module_name = module._ref[1]
+        self.ensure_imported(module_name)
+        self.tokens += 1
+        token = self.tokens
+        self.stand_ins[token] = (module_name, name, stand_in(fn))
+        try:
+            self._rpc(("substitute", module_name, name, token), f"replacing {module._label}.{name}")
+            yield
+        finally:
+            del self.stand_ins[token]
+            if self.proc is not None and self.proc.alive() and module_name in self.imported:
+                self._rpc(("restore", module_name, name), f"restoring {module._label}.{name}")
+
+    def answer_stand_in(self, token, args, kwargs) -> tuple:
+        """The runner's answer to one stand-in call: ``("ok", value)`` or ``("err", why)``."""
+        if token not in self.stand_ins:
+            return ("err", "this function is not replaced at the moment")
+        module, name, fn = self.stand_ins[token]
+        label = f"the grader's correct {name} (standing in for yours while another function is tested)"
+        try:
+            size = P.data_bytes((args, kwargs))
+        except TypeError as e:
+            return ("err", f"{label} takes tensors and numbers only ({e})")
+        if type(args) is not tuple or type(kwargs) is not dict:
+            return ("err", f"{label} was called in a malformed way")
+        if size > P.MAX_CALLBACK_BYTES:
+            return ("err", f"{label} accepts at most {P.MAX_CALLBACK_BYTES // 2**20} MB of "
+                           f"arguments, got {size // 2**20} MB")
+        if "." in name:  # a method: the first argument is the instance's mode
+            if not args or type(args[0]) is not dict:
+                return ("err", f"{label} was called in a malformed way")
+            args = (SimpleNamespace(training=args[0].get("training")),) + args[1:]
+        try:
+            value = fn(*args, **kwargs)
+        except AssertionError as e:  # the test's own words on how the call went wrong
+            return ("err", f"{label}: {e}")
+        except Exception as e:  # noqa: BLE001 - arguments it cannot use: the caller's error
+            return ("err", f"{label} could not use these arguments ({type(e).__name__})")
+        P.data_bytes(value)  # a value, never code (a TypeError here is the test's own bug)
+        return ("ok", value)
 
     def module(self, name: str) -> "RemoteModule":
         return RemoteModule(self, name)

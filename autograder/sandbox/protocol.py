@@ -19,6 +19,12 @@ Every frame's payload is ``(request_id, body)``: the worker answers each request
 start-up frame has id 0), so a reply that is not the answer to the request just sent (a stray
 write by the student's code or a child it forked into the inherited pipe) is detected, and the
 runner kills and restarts the worker instead of reading the pipe out of step.
+
+Stand-ins (a test's ``substituted``): while a request runs, the worker may send, with the request's
+id, ``(CALLBACK, token, args, kwargs)`` instead of the reply: a call of a stand-in the runner
+installed in the student's module. The runner answers with ``("ok", value)`` or ``("err",
+message)`` under the same id and goes on waiting for the reply. The arguments are decoded like any
+reply (plain data only, at most MAX_CALLBACK_BYTES) and the answer is a value, never code.
 """
 from __future__ import annotations
 
@@ -33,6 +39,8 @@ GENERATOR = "__hw12_generator__"  # (GENERATOR, slot, state_tensor, device_str)
 NUMPY = "__hw12_numpy__"  # (NUMPY, tensor)
 
 MAX_FRAME = 512 * 1024 * 1024  # a reply larger than this is refused (memory guard for the runner)
+CALLBACK = "__hw12_callback__"  # (CALLBACK, token, args, kwargs): a stand-in asks the runner
+MAX_CALLBACK_BYTES = 16 * 1024 * 1024  # the arguments of one stand-in call, at most
 _HEADER = struct.Struct(">Q")
 
 
@@ -56,6 +64,26 @@ def loads(data: bytes, trusted: bool):
     import torch
 
     return torch.load(io.BytesIO(data), weights_only=not trusted, map_location=None)
+
+
+def data_bytes(x, depth: int = 0) -> int:
+    """The size of plain data ``x`` (None, numbers, strings, tensors, dtypes, and tuples, lists and
+    str-keyed dicts of them) in bytes, roughly; TypeError for anything else."""
+    import torch
+
+    if depth > 20:
+        raise TypeError("nested too deeply")
+    if x is None or type(x) in (bool, int, float, complex, torch.dtype, torch.device):
+        return 8
+    if type(x) is str:
+        return len(x)
+    if type(x) is torch.Tensor:
+        return x.numel() * x.element_size()
+    if type(x) in (tuple, list):
+        return 8 + sum(data_bytes(v, depth + 1) for v in x)
+    if type(x) is dict and all(type(k) is str for k in x):
+        return 8 + sum(len(k) + data_bytes(v, depth + 1) for k, v in x.items())
+    raise TypeError(f"{type(x).__name__} is not plain data")
 
 
 def write_frame(fd: int, payload: bytes) -> None:
@@ -103,7 +131,6 @@ class Job:
 
     cases: tuple[CaseSpec, ...]
     events: str  # the events file (JSON lines) the runner appends to
-    stop_file: str  # once this exists the runner runs no further case of the job
     package_root: str  # the student's package (pkg/), readable by the worker
     submission_dir: str  # the submitted data files (the runner's only)
     worker_log: str

@@ -19,13 +19,17 @@ import protocol as P  # noqa: E402 - the sibling files, found through the line a
 from gradients import local_grad_of  # noqa: E402
 
 MAX_MESSAGE = 4000  # characters of an exception message or traceback sent back
+MISSING = object()  # a module attribute the student did not define
 
 
 class Worker:
-    def __init__(self, package_root: str):
+    def __init__(self, package_root: str, fd_in: int = -1, fd_out: int = -1):
         self.package_root = os.path.realpath(package_root)
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.request_id = 0  # the request being answered (a stand-in's call carries its id)
         self.handles: dict[int, object] = {}
         self.handle_of: dict[int, int] = {}  # id(obj) -> handle number
+        self.replaced: dict[tuple[str, str], object] = {}  # (module, name) -> the student's own
 
     # ---- encoding of replies: plain data only ---------------------------------------------------
     def handle(self, obj) -> tuple:
@@ -35,7 +39,8 @@ class Worker:
             self.handles[self.handle_of[key]] = obj
         return (P.HANDLE, self.handle_of[key], type(obj).__qualname__, callable(obj))
 
-    def encode(self, x, depth: int = 0):
+    def encode(self, x, depth: int = 0, values_only: bool = False):
+        """``x`` as plain data; other objects become handles (or, ``values_only``, a TypeError)."""
         import torch
 
         t = type(x)
@@ -51,19 +56,21 @@ class Worker:
         if isinstance(x, (torch.dtype, torch.device)):
             return x
         if isinstance(x, tuple) and t.__module__ in ("builtins", "torch"):
-            return tuple(self.encode(v, depth + 1) for v in x)
+            return tuple(self.encode(v, depth + 1, values_only) for v in x)
         if isinstance(x, tuple) and hasattr(x, "_fields"):  # namedtuple: keep the values
-            return tuple(self.encode(v, depth + 1) for v in x)
+            return tuple(self.encode(v, depth + 1, values_only) for v in x)
         if t is list:
-            return [self.encode(v, depth + 1) for v in x]
+            return [self.encode(v, depth + 1, values_only) for v in x]
         if t is dict and all(type(k) is str for k in x):
-            return {k: self.encode(v, depth + 1) for k, v in x.items()}
+            return {k: self.encode(v, depth + 1, values_only) for k, v in x.items()}
         if t.__module__ == "numpy" and hasattr(x, "dtype"):  # ndarray or numpy scalar
             import numpy as np
 
             arr = np.asarray(x)
             if arr.dtype.kind in "biuf":
                 return (P.NUMPY, torch.from_numpy(np.array(arr, copy=True)))
+        if values_only:
+            raise TypeError(f"a {t.__name__} cannot be passed here: tensors and numbers only")
         return self.handle(x)
 
     # ---- decoding of requests -------------------------------------------------------------------
@@ -122,6 +129,47 @@ class Worker:
               "repr": repr}[op]
         return self.encode(fn(obj))
 
+    def cmd_substitute(self, module, name, token):
+        """Make ``hw12.<module>.<name>`` (a function, or ``Class.method``) a stand-in whose calls the
+        runner answers (values only)."""
+        owner, attr = owner_of(module, name)
+        self.replaced.setdefault((module, name), owner.__dict__.get(attr, MISSING))
+        setattr(owner, attr, self.stand_in(name, token, method=owner is not sys.modules[
+            f"hw12.{module}"]))
+        return None
+
+    def cmd_restore(self, module, name):
+        """Put the student's own ``name`` back (or nothing, if they had none) after a substitute."""
+        (owner, attr), own = owner_of(module, name), self.replaced.pop((module, name))
+        if own is MISSING:
+            delattr(owner, attr)
+        else:
+            setattr(owner, attr, own)
+        return None
+
+    def stand_in(self, name: str, token: int, method: bool):
+        """A function that sends its arguments (tensors and numbers; for a ``method``, in place of
+        the instance, its mode ``{"training": bool}``) to the runner and returns the value the
+        runner computes; it runs nothing else."""
+        worker = self
+
+        def stand_in(*args, **kwargs):
+            if method:
+                mode = getattr(args[0], "training", None)
+                args = ({"training": mode} if type(mode) is bool else {},) + args[1:]
+            question = (P.CALLBACK, token, worker.encode(args, values_only=True),
+                        worker.encode(kwargs, values_only=True))
+            P.write_frame(worker.fd_out, P.dumps((worker.request_id, question)))
+            answer_id, (status, value) = P.loads(P.read_frame(worker.fd_in), trusted=True)
+            if answer_id != worker.request_id:
+                raise P.ProtocolError("the grader's answer belongs to another request")
+            if status != "ok":
+                raise ValueError(value)
+            return value
+
+        stand_in.__name__ = stand_in.__qualname__ = name
+        return stand_in
+
     def cmd_seed(self, seed):
         import numpy as np
         import torch
@@ -149,10 +197,19 @@ class Worker:
         return ("err", type(exc).__name__, message[:MAX_MESSAGE], "\n".join(lines)[:MAX_MESSAGE])
 
 
+def owner_of(module: str, name: str):
+    """(object, attribute) that ``name`` ("function" or "Class.method") of ``hw12.<module>`` names."""
+    owner = importlib.import_module(f"hw12.{module}")
+    *path, attr = name.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    return owner, attr
+
+
 def serve(fd_in: int, fd_out: int, package_root: str) -> None:
     """Answer the runner's requests on ``fd_in`` with replies on ``fd_out`` until it hangs up."""
     sys.path.insert(0, package_root)  # the working folder is the student's writable home
-    worker = Worker(package_root)
+    worker = Worker(package_root, fd_in, fd_out)
     import torch  # noqa: F401 - imported before any request, so request timing excludes it
 
     torch.set_num_threads(int(os.environ.get("HW12_WORKER_THREADS", "1")))
@@ -163,6 +220,7 @@ def serve(fd_in: int, fd_out: int, package_root: str) -> None:
         except EOFError:
             return
         command, *args = request
+        worker.request_id = request_id
         try:
             reply = ("ok", getattr(worker, f"cmd_{command}")(*args))
             payload = P.dumps((request_id, reply))

@@ -12,11 +12,12 @@ data) is a helper, not an oracle. ``docs/QUESTIONS.md`` lists the oracles each q
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
 from ..sandbox.gradients import local_grad_of
 
-__all__ = ["grad_of"]
+__all__ = ["grad_of", "with_correct"]
 
 
 def grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: Any):
@@ -32,3 +33,27 @@ def grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: An
     if remote is not None:
         return remote(list(wrt), *args, **kwargs)
     return local_grad_of(fn, wrt, *args, **kwargs)
+
+
+def with_correct(module: str, name: str, stand_in: Callable[..., Any]):
+    """Decorator of a test whose function calls ``name``, a function of another question: the test
+    runs with ``stand_in`` (a correct ``name``, computed by the grader) in place of the student's
+    ``module.name``, so that a mistake there costs its own question only.
+
+    The decorated test takes the test parameter ``substituted`` as well (autograder/testfiles.py;
+    in the grader the student's process gets a stand-in that asks the grader for values, never
+    code). A student function that reaches ``name`` other than through its module's global (a
+    copy of the code, an alias taken at import) is tested as written.
+    """
+    def decorate(test):
+        def run(substituted, **params):
+            with substituted(params[module], name, stand_in):
+                return test(**params)
+
+        run.__name__, run.__qualname__, run.__doc__ = test.__name__, test.__qualname__, test.__doc__
+        own = list(inspect.signature(test).parameters.values())
+        run.__signature__ = inspect.Signature(
+            own + [inspect.Parameter("substituted", inspect.Parameter.KEYWORD_ONLY)])
+        return run
+
+    return decorate

@@ -13,7 +13,9 @@ submission with them does not inherit a mistake of the reference solution:
   by conditioning the joint Gaussian of (x_{t-1}, x_t) numerically (Schur complement).
 
 Also here: closed forms of typical *wrong* answers, used only to name the likely mistake in a
-failure message (:func:`name_the_mistake`).
+failure message (:func:`name_the_mistake`), and *stand-ins*: oracles with the signature and return
+types of a student function, which a test of another question puts in place of the student's
+callee (``autograder.testlib.with_correct``), so that each question is graded on its own.
 """
 from __future__ import annotations
 
@@ -38,6 +40,9 @@ __all__ = [
     "gaussian_posterior_oracle",
     "name_the_mistake",
     "to_numpy",
+    "survival_prob_stand_in",
+    "posterior_prob_plus_stand_in",
+    "alpha_bar_stand_in",
 ]
 
 
@@ -240,3 +245,32 @@ def name_the_mistake(got, candidates: Mapping[str, object], rtol: float = 1e-6,
             continue
     return None
 
+
+
+# ----------------------------------------------------------------------------------------------
+# Stand-ins: the oracles above as drop-in replacements of the student's functions
+# ----------------------------------------------------------------------------------------------
+def survival_prob_stand_in(t, delta: float):
+    """survival_prob from :func:`survival_prob_oracle`: a float for an int t; for a tensor t, a
+    tensor of the default floating dtype with t's shape and device (as ``(1 - 2 delta) ** t``)."""
+    import torch
+
+    if not isinstance(t, torch.Tensor):
+        return survival_prob_oracle(int(t), delta)
+    values = [survival_prob_oracle(int(v), delta) for v in t.reshape(-1).tolist()]
+    return torch.tensor(values, device=t.device).reshape(t.shape)
+
+
+def posterior_prob_plus_stand_in(y_t, x0, t, delta: float):
+    """posterior_prob_plus from :func:`posterior_prob_plus_oracle`, with y_t's dtype and device."""
+    import torch
+
+    return torch.as_tensor(posterior_prob_plus_oracle(y_t, x0, t, delta), dtype=y_t.dtype,
+                           device=y_t.device)
+
+
+def alpha_bar_stand_in(betas):
+    """alpha_bar from :func:`alpha_bar_oracle`, with betas' dtype and device."""
+    import torch
+
+    return torch.as_tensor(alpha_bar_oracle(betas), dtype=betas.dtype, device=betas.device)

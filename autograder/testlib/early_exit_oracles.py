@@ -22,7 +22,7 @@ __all__ = [
     "predict_oracle", "early_exit_loss_oracle", "min_threshold_beating_oracle",
     "conv2d_macs_oracle", "linear_macs_oracle", "evaluate_early_exit_oracle", "data_module",
     "shapes10", "batches",
-    "text_sha256", "validate_answers", "consistency_problems", "spike_threshold",
+    "text_sha256", "predict_stand_in", "validate_answers", "consistency_problems", "spike_threshold",
     "diagnose_predict", "spread_inputs", "thresholds_between",
 ]
 
@@ -94,6 +94,32 @@ def predict_oracle(exit_logits: Sequence, threshold: float):
     reached[-1] = False
     margin = torch.where(reached, gaps, torch.full_like(gaps, math.inf)).min(0).values
     return pred_all[exit_index, cols], exit_index, conf_all[exit_index, cols], margin
+
+
+def predict_stand_in(model, inputs, thresholds):
+    """A stand-in for ``model``'s ``EarlyExitResNet.predict`` at the calls a test makes (each x of
+    ``inputs`` with each of ``thresholds``): :func:`predict_oracle` on the model's exit logits in
+    eval mode (``model.forward(x)``, given code), with predict's return types. A call on a model in
+    training mode fails (evaluation must switch to eval mode); another input raises KeyError."""
+    import torch
+
+    model.eval()
+    answers = []
+    for x in inputs:
+        logits = [torch.as_tensor(z) for z in model.forward(x)]
+        for t in thresholds:
+            pred, exit_index, conf, _ = predict_oracle(logits, t)
+            answers.append((x, float(t), (pred, exit_index, conf.to(logits[0].dtype))))
+
+    def predict(instance, x, threshold):
+        assert not instance.training, ("predict was called on a model in training mode: switch "
+                                       "the model to eval mode (model.eval()) before predicting")
+        for known, t, answer in answers:
+            if t == float(threshold) and known.shape == x.shape and torch.equal(known, x.cpu()):
+                return answer
+        raise KeyError("predict was called with an input the test did not prepare")
+
+    return predict
 
 
 def early_exit_loss_oracle(exit_logits: Sequence, targets, weights=None) -> float:

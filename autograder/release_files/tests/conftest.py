@@ -2,8 +2,9 @@
 
 Each ``tests/q*.py`` file is an otter-grader test file (the same files ``grader.check`` and the
 Gradescope autograder use). A test's parameters are filled by name: a module of the ``hw12`` package
-(``binary_diffusion``, ``early_exit``, ...), ``submission`` (the files in this folder's parent) or
-``device`` (always ``"cpu"`` here).
+(``binary_diffusion``, ``early_exit``, ...), ``submission`` (the files in this folder's parent),
+``device`` (always ``"cpu"`` here) or ``substituted`` (puts given values in place of a function that
+the tested one calls, so that each question is checked on its own).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ for folder in (ROOT, HERE):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from otter_cases import SubmissionFiles, load_test_cases, seed_everything  # noqa: E402
+from otter_cases import SubmissionFiles, load_test_cases, seed_everything, substituted  # noqa: E402
 
 SEEDS = json.loads((HERE / "case_seeds.json").read_text())  # "file::function" -> the grader's seed
 
@@ -59,6 +60,8 @@ class OtterTestItem(pytest.Item):
                 kwargs[name] = "cpu"
             elif name == "submission":
                 kwargs[name] = SubmissionFiles(ROOT)
+            elif name == "substituted":
+                kwargs[name] = substituted
             else:
                 kwargs[name] = importlib.import_module(f"hw12.{name}")
         self.case.test_func(**kwargs)

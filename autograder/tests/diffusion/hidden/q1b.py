@@ -5,6 +5,9 @@ case's docstring states its false-fail probability for a correct sampler.
 """
 from otter.test_files import test_case
 
+from autograder.testlib import with_correct
+from autograder.testlib.diffusion_oracles import survival_prob_stand_in
+
 OK_FORMAT = False
 name = "q1b"
 points = None
@@ -18,6 +21,7 @@ def _signs(shape, seed):
 
 
 @test_case(points=0.5, hidden=True)
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_t0_rows_are_identity_and_t_is_per_example(binary_diffusion):
     """Rows with t[b] = 0 are returned unchanged, others are noised: t indexes dim 0.
 
@@ -55,6 +59,7 @@ def test_t0_rows_are_identity_and_t_is_per_example(binary_diffusion):
 
 
 @test_case(points=0.75, hidden=True)
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_marginals_per_example(binary_diffusion):
     """P(Y_t[j] = x0[j]) = (1 + (1 - 2 delta)^t) / 2 for every t of a per-example t vector.
 
@@ -102,6 +107,7 @@ def test_marginals_per_example(binary_diffusion):
 
 
 @test_case(points=0.75, hidden=True)
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_pixels_and_examples_are_independent(binary_diffusion):
     """Each pixel has its own coins: no coin shared by all pixels, along a dim, or across the batch.
 
@@ -146,6 +152,7 @@ def test_pixels_and_examples_are_independent(binary_diffusion):
 
 
 @test_case(points=0.5, hidden=True)
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_uses_generator(binary_diffusion):
     """All randomness comes from `generator`: equal seeds give equal samples, a used generator moves on.
 
@@ -177,6 +184,7 @@ def test_uses_generator(binary_diffusion):
 @test_case(points=0.5, hidden=True, failure_message=(
     "This test calls sample_forward with t = 10**12: sample Y_t in one shot with at most two coins "
     "per pixel, never by simulating the t steps."))
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_one_shot_for_huge_t(binary_diffusion):
     """t = 10**12 returns at once (no loop over the t steps) with fair-coin pixels.
 

@@ -5,6 +5,9 @@ The reference is brute-force Bayes over the two states of Y_{t-1} with 2x2 trans
 """
 from otter.test_files import test_case
 
+from autograder.testlib import with_correct
+from autograder.testlib.diffusion_oracles import survival_prob_stand_in
+
 OK_FORMAT = False
 name = "q1d"
 points = None
@@ -45,6 +48,7 @@ def _mistake(got, t, delta):
 
 
 @test_case(points=1.0, hidden=True)
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_posterior_matches_bayes_oracle(binary_diffusion):
     """Property over delta, t and all sign pairs (float64): equals brute-force Bayes."""
     import torch
@@ -71,6 +75,7 @@ def test_posterior_matches_bayes_oracle(binary_diffusion):
 
 
 @test_case(points=0.75, hidden=True)
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_per_example_t_equals_separate_calls(binary_diffusion):
     """A (B,) tensor t gives the same rows as separate int-t calls; square inputs catch dim mix-ups."""
     import torch
@@ -98,6 +103,7 @@ def test_per_example_t_equals_separate_calls(binary_diffusion):
 
 
 @test_case(points=0.75, hidden=True)
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_invariants_dtype_and_t1(binary_diffusion):
     """t = 1 recovers x0; the sign symmetry P(+ | y, x0) = 1 - P(+ | -y, -x0); values in [0, 1]; dtypes kept."""
     import torch

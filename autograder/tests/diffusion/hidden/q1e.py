@@ -5,6 +5,9 @@ brute-force Bayes targets with a float64 log-sigmoid (diffusion_oracles.diffusio
 """
 from otter.test_files import test_case
 
+from autograder.testlib import with_correct
+from autograder.testlib.diffusion_oracles import posterior_prob_plus_stand_in
+
 OK_FORMAT = False
 name = "q1e"
 points = None
@@ -77,6 +80,7 @@ def test_bernoulli_kl_matches_oracle(binary_diffusion):
 
 
 @test_case(points=0.75, hidden=True)
+@with_correct("binary_diffusion", "posterior_prob_plus", posterior_prob_plus_stand_in)
 def test_loss_matches_oracle_per_example_t(binary_diffusion):
     """Loss on (B, C, H, W) images with per-example t equals the oracle (float64 and float32)."""
     import torch
@@ -108,6 +112,7 @@ def test_loss_matches_oracle_per_example_t(binary_diffusion):
 
 
 @test_case(points=0.5, hidden=True)
+@with_correct("binary_diffusion", "posterior_prob_plus", posterior_prob_plus_stand_in)
 def test_loss_at_t1_is_bce(binary_diffusion):
     """At t = 1 the loss equals binary cross-entropy against (1 + x0) / 2 (pixel sum, batch mean)."""
     import torch
@@ -131,6 +136,7 @@ def test_loss_at_t1_is_bce(binary_diffusion):
 
 
 @test_case(points=0.5, hidden=True)
+@with_correct("binary_diffusion", "posterior_prob_plus", posterior_prob_plus_stand_in)
 def test_loss_gradient(binary_diffusion):
     """d loss / d logits = (sigmoid(logits) - target) / B, finite everywhere (targets 0 and 1 included)."""
     import torch
@@ -161,6 +167,7 @@ def test_loss_gradient(binary_diffusion):
 
 
 @test_case(points=0.5, hidden=True)
+@with_correct("binary_diffusion", "posterior_prob_plus", posterior_prob_plus_stand_in)
 def test_loss_stable_for_large_logits(binary_diffusion):
     """Confident logits (|logit| up to 60 in float32, 800 in float64) give finite, correct losses."""
     import torch

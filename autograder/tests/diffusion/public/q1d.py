@@ -13,15 +13,26 @@ _TABLE = {
 }
 
 
+# survival_prob(t, 0.1) for t = 0..3 (Q1(a)'s values): the checks run with this table in place of
+# your survival_prob, so that Q1(d) is checked on its own
+_SURVIVAL = {(0, 0.1): 1.0, (1, 0.1): 0.8, (2, 0.1): 0.64, (3, 0.1): 0.512}
+
+
+def _posterior(binary_diffusion, substituted, *args):
+    """Your posterior_prob_plus, calling the table above instead of your survival_prob."""
+    with substituted(binary_diffusion, "survival_prob", _SURVIVAL):
+        return binary_diffusion.posterior_prob_plus(*args)
+
+
 @test_case(points=0.5, hidden=False)
-def test_posterior_values(binary_diffusion):
+def test_posterior_values(binary_diffusion, substituted):
     """All four sign combinations of (y_t, x0) at t = 1, 2, 3 with delta = 0.1."""
     import torch
 
     for t in (1, 2, 3):
         y = torch.tensor([[1.0, -1.0, 1.0, -1.0]], dtype=torch.float64)
         x = torch.tensor([[1.0, 1.0, -1.0, -1.0]], dtype=torch.float64)
-        got = binary_diffusion.posterior_prob_plus(y, x, t, 0.1)
+        got = _posterior(binary_diffusion, substituted, y, x, t, 0.1)
         got = torch.as_tensor(got, dtype=torch.float64).reshape(-1)
         for j in range(4):
             yj, xj = int(y[0, j]), int(x[0, j])
@@ -40,7 +51,7 @@ def test_posterior_values(binary_diffusion):
 
 
 @test_case(points=0.5, hidden=False)
-def test_posterior_shape_dtype_per_example_t(binary_diffusion):
+def test_posterior_shape_dtype_per_example_t(binary_diffusion, substituted):
     """Elementwise output with y_t's shape and dtype; a (B,) tensor t applies per example."""
     import torch
 
@@ -49,7 +60,7 @@ def test_posterior_shape_dtype_per_example_t(binary_diffusion):
         for dtype in (torch.float32, torch.float64):
             y = torch.tensor([[1.0, -1.0], [1.0, -1.0]], dtype=dtype, device=device)
             x = torch.tensor([[1.0, 1.0], [-1.0, -1.0]], dtype=dtype, device=device)
-            got = binary_diffusion.posterior_prob_plus(y, x, torch.tensor([3, 2], device=device), 0.1)
+            got = _posterior(binary_diffusion, substituted, y, x, torch.tensor([3, 2], device=device), 0.1)
             assert isinstance(got, torch.Tensor) and got.shape == y.shape, (
                 f"posterior_prob_plus on inputs of shape {tuple(y.shape)} returned "
                 f"{getattr(got, 'shape', type(got).__name__)}; it is elementwise, same shape as y_t.")
@@ -57,7 +68,7 @@ def test_posterior_shape_dtype_per_example_t(binary_diffusion):
                 f"posterior_prob_plus returned {got.dtype} on {got.device} for {dtype} inputs on "
                 f"{device}; keep the input's dtype and device.")
             for row, tb in ((0, 3), (1, 2)):
-                single = binary_diffusion.posterior_prob_plus(y[row:row + 1], x[row:row + 1], tb, 0.1)
+                single = _posterior(binary_diffusion, substituted, y[row:row + 1], x[row:row + 1], tb, 0.1)
                 assert torch.allclose(got[row].double().cpu(), single[0].double().cpu(), atol=1e-6), (
                     f"with t = tensor([3, 2]) example {row} differs from a separate call with t = {tb}: "
                     "example b must use its own t[b] along dim 0 (shape (B, 1, ..., 1)).")

@@ -1,4 +1,10 @@
-"""Q3b: evaluate_early_exit (hidden checks: agreement with predict and count_macs)."""
+"""Q3b: evaluate_early_exit (hidden checks: agreement with predict and count_macs).
+
+evaluate_early_exit calls predict (q3b_model) and count_macs (q3b_macs). Both tests run it with the
+grader's predict in place of the student's (predict_stand_in, which also refuses a model left in
+training mode); its MAC figures are compared with the student's own count_macs, so that callee's
+value cannot matter.
+"""
 from otter.test_files import test_case
 
 OK_FORMAT = False
@@ -45,34 +51,41 @@ def _compare(got, want, cum, t):
 
 
 @test_case(points=2, hidden=True)
-def test_summary_agrees_with_predict_and_macs(early_exit):
+def test_summary_agrees_with_predict_and_macs(early_exit, substituted):
     import torch
 
-    from autograder.testlib.early_exit_oracles import spread_inputs, thresholds_between
+    from autograder.testlib.early_exit_oracles import (predict_stand_in, spread_inputs,
+                                                       thresholds_between)
     model = early_exit.EarlyExitResNet(num_classes=10, widths=(4, 8, 16), blocks_per_stage=1)
     model.eval()
     x = spread_inputs(36, seed=31)
     y = torch.randint(0, 10, (36,), generator=torch.Generator().manual_seed(32))
     loader = [(x[:16], y[:16]), (x[16:30], y[16:30]), (x[30:], y[30:])]   # unequal batches
-    for t in thresholds_between(model.forward(x)) + [0.0, 2.0]:
-        want, cum = _expected(early_exit, model, loader, t)
-        _compare(early_exit.evaluate_early_exit(model, loader, t), want, cum, t)
+    thresholds = thresholds_between(model.forward(x)) + [0.0, 2.0]
+    correct = predict_stand_in(model, [b for b, _ in loader], thresholds)
+    with substituted(early_exit, "EarlyExitResNet.predict", correct):
+        for t in thresholds:
+            want, cum = _expected(early_exit, model, loader, t)
+            _compare(early_exit.evaluate_early_exit(model, loader, t), want, cum, t)
 
 
 @test_case(points=1, hidden=True)
-def test_eval_mode_during_evaluation(early_exit):
+def test_eval_mode_during_evaluation(early_exit, substituted):
     import torch
 
-    from autograder.testlib.early_exit_oracles import spread_inputs, thresholds_between
+    from autograder.testlib.early_exit_oracles import (predict_stand_in, spread_inputs,
+                                                       thresholds_between)
     model = early_exit.EarlyExitResNet(num_classes=10, widths=(4, 8, 16), blocks_per_stage=1)
     model.eval()
     x = spread_inputs(24, seed=41)
     y = torch.randint(0, 10, (24,), generator=torch.Generator().manual_seed(42))
     loader = [(x[:12], y[:12]), (x[12:], y[12:])]
     t = thresholds_between(model.forward(x), quantiles=(0.5,))[0]
-    want, cum = _expected(early_exit, model, loader, t)
-    model.train()
-    got = early_exit.evaluate_early_exit(model, loader, t)
+    correct = predict_stand_in(model, [b for b, _ in loader], [t])  # refuses a model in train mode
+    with substituted(early_exit, "EarlyExitResNet.predict", correct):
+        want, cum = _expected(early_exit, model, loader, t)
+        model.train()
+        got = early_exit.evaluate_early_exit(model, loader, t)
     assert model.training is True, (
         "evaluate_early_exit must restore the model's train/eval mode when it is done")
     try:

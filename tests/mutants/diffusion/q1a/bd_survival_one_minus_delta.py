@@ -1,7 +1,6 @@
 """survival_prob uses (1-δ)^t: the flip probability instead of the replacement probability 2δ."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
-ALSO_LOSES = ["q1b", "q1d", "q1e"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def survival_prob(t, delta):

@@ -1,7 +1,6 @@
 """posterior_prob_plus uses survival_prob(t) in the prior of Y_{t-1} instead of survival_prob(t - 1)."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
-ALSO_LOSES = ["q1e"]
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def posterior_prob_plus(y_t, x0, t, delta):
