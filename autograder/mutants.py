@@ -9,13 +9,16 @@ that is appended to a copy of the reference module (later definitions win)::
     MODULE = "binary_diffusion"      # the hw12 module it patches
     KIND = "mutant"                  # or "alternative"
     ALSO_LOSES = ["q1b"]             # optional, mutants only: other questions it also loses
+    HINT = "2*delta"                 # mutants: words the first failing message must contain
 
     # ---- code below is appended to the reference module (later definitions win) ----
     def survival_prob(t, delta):
         return (1 - delta) ** t
 
-A mutant must lose points on its folder's question (and on each of ``ALSO_LOSES``); an alternative
-must keep full marks. ``tests/mutants/README.md`` says where a file goes.
+A mutant must lose points on its folder's question (and on each of ``ALSO_LOSES``), and the first
+failing message of its question must contain ``HINT``: the words that name its bug, so that the
+message points the student at it. An alternative must keep full marks. ``tests/mutants/README.md``
+says where a file goes.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from pathlib import Path
 
 MARKER = "# ---- code below is appended to the reference module (later definitions win) ----"
 KINDS = ("mutant", "alternative")
-HEADER = {"MODULE": str, "KIND": str, "ALSO_LOSES": list}
+HEADER = {"MODULE": str, "KIND": str, "ALSO_LOSES": list, "HINT": str}
 
 
 class BankError(ValueError):
@@ -42,6 +45,7 @@ class Variant:
     module: str          # the hw12 module it patches
     kind: str            # "mutant" | "alternative"
     also_loses: tuple[str, ...]
+    hint: str            # mutants: words the first failing message of its question must contain
     description: str     # the docstring
     code: str            # appended to the reference module
 
@@ -97,10 +101,12 @@ def load_variant(path: Path) -> Variant:
     if "MODULE" not in meta:
         raise BankError(f"{path}: MODULE (the hw12 module it patches) is missing")
     also = tuple(meta.get("ALSO_LOSES", ()))
-    if kind == "alternative" and also:
-        raise BankError(f"{path}: an alternative loses nothing; drop ALSO_LOSES")
+    if kind == "alternative" and (also or "HINT" in meta):
+        raise BankError(f"{path}: an alternative loses nothing; drop ALSO_LOSES and HINT")
+    if kind == "mutant" and not meta.get("HINT", "").strip():
+        raise BankError(f"{path}: HINT (words the first failing message must contain) is missing")
     return Variant(path=path, part=path.parent.parent.name, question=path.parent.name,
-                   module=meta["MODULE"], kind=kind, also_loses=also,
+                   module=meta["MODULE"], kind=kind, also_loses=also, hint=meta.get("HINT", ""),
                    description=meta["__doc__"], code=code)
 
 

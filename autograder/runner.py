@@ -43,6 +43,12 @@ def describe_failure(exc: BaseException) -> str:
     return text[:MAX_MESSAGE]
 
 
+def case_message(tc: test_case, exc: BaseException) -> str:
+    """A failed case's message: the case's own ``failure_message``, then :func:`describe_failure`."""
+    message = describe_failure(exc)
+    return f"{tc.failure_message}\n{message}" if tc.failure_message else message
+
+
 _LOADED: dict[str, tuple[tuple[int, int], dict[str, test_case]]] = {}
 
 
@@ -80,10 +86,8 @@ def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
         if isinstance(exc, KeyboardInterrupt):
             raise
-        message = describe_failure(exc)
-        if tc.failure_message:
-            message = f"{tc.failure_message}\n{message}"
-        return Event("end", case.id, "failed", message, time.monotonic() - t0 - sandbox.uncharged_s)
+        return Event("end", case.id, "failed", case_message(tc, exc),
+                     time.monotonic() - t0 - sandbox.uncharged_s)
 
 
 def run_job(job: Job) -> None:

@@ -5,8 +5,10 @@ The sandboxed path is covered by validate and test_zip; these helpers make per-m
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import signal
 import sys
 import tempfile
 import types
@@ -22,10 +24,13 @@ if str(ROOT) not in sys.path:
 if str(SOL) not in sys.path:
     sys.path.append(str(SOL))
 
+from autograder.sandbox.client import StudentTimeout  # noqa: E402 - after the path set-up
+
 
 @functools.lru_cache(maxsize=None)
 def _scheduled(part: str, question: str) -> tuple:
-    """((case seed, test_case), ...) of one question in the grader's order, public file first."""
+    """((case seed, test_case, time limit in s), ...) of one question in the grader's order, public
+    file first."""
     from autograder.config import load_config
     from autograder.testfiles import load_test_cases
 
@@ -36,13 +41,13 @@ def _scheduled(part: str, question: str) -> tuple:
         if case.question == question:
             if case.file not in loaded:
                 loaded[case.file] = {tc.test_func.__name__: tc for tc in load_test_cases(case.file)}
-            out.append((case.seed, loaded[case.file][case.function]))
+            out.append((case.seed, loaded[case.file][case.function], case.time_limit_s))
     return tuple(out)
 
 
 def cases(part: str, question: str) -> list:
     """The otter test_case objects of one question, public file first."""
-    return [tc for _, tc in _scheduled(part, question)]
+    return [tc for _, tc, _ in _scheduled(part, question)]
 
 
 def module_from_source(source: str, module: str) -> types.ModuleType:
@@ -83,20 +88,49 @@ def Submission(files: dict):  # noqa: N802 - used like the class it returns
     return submission
 
 
+def outcomes(part: str, module_name: str, module, submission, question: str,
+             time_limited: bool = False):
+    """(case, the exception it raised or None) of each case of ``question`` in the grader's order,
+    each seeded as the grader seeds it; lazily, so that a caller may stop at the first failure.
+    With ``time_limited`` a case is stopped at the grader's time limit (main thread only), with
+    the sandbox's own exception for a time-out."""
+    from autograder.testfiles import seed_everything
+
+    for seed, case, limit in _scheduled(part, question):
+        seed_everything(seed)
+        params = inspect.signature(case.test_func).parameters
+        env = {module_name: module, "submission": submission, "device": "cpu"}
+        try:
+            with _time_limit(limit if time_limited else 0, case.test_func.__name__):
+                case.test_func(**{p: env[p] for p in params})
+            yield case, None
+        except (Exception, StudentTimeout) as e:  # noqa: BLE001 - a failing case is data here
+            yield case, e
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, label: str):
+    """Raise the sandbox's StudentTimeout in this (main) thread after ``seconds`` (0: no limit)."""
+    def stop(signum, frame):
+        raise StudentTimeout(f"{label} did not finish within the time limit")
+
+    previous = signal.signal(signal.SIGALRM, stop) if seconds else None
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if seconds:
+            signal.signal(signal.SIGALRM, previous)
+
+
 def grade(part: str, module_name: str, module, submission, questions, messages=None) -> dict:
     """{question: [names of failing cases]} for ``questions`` (each case seeded as the grader seeds
     it); when a dict is passed as ``messages`` it receives {case name: the failure's message}."""
-    from autograder.testfiles import seed_everything
-
     failed: dict = {}
     for q in questions:
-        for seed, case in _scheduled(part, q):
-            seed_everything(seed)
-            params = inspect.signature(case.test_func).parameters
-            env = {module_name: module, "submission": submission, "device": "cpu"}
-            try:
-                case.test_func(**{p: env[p] for p in params})
-            except Exception as e:  # noqa: BLE001 - a failing case is data here
+        for case, e in outcomes(part, module_name, module, submission, q):
+            if e is not None:
                 failed.setdefault(q, []).append(case.test_func.__name__)
                 if messages is not None:
                     messages[case.test_func.__name__] = f"{type(e).__name__}: {e}"

@@ -2,6 +2,7 @@
 MODULE = "binary_diffusion"
 KIND = "mutant"
 ALSO_LOSES = ["q1b", "q1d", "q1e"]
+HINT = "replacement probability is 2*delta"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def survival_prob(t, delta):

@@ -2,6 +2,7 @@
 MODULE = "binary_diffusion"
 KIND = "mutant"
 ALSO_LOSES = ["q1e"]
+HINT = "(1 - 2*delta)^(t - 1)"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def posterior_prob_plus(y_t, x0, t, delta):

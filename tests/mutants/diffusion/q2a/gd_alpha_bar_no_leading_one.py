@@ -2,6 +2,7 @@
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
 ALSO_LOSES = ["q2b"]
+HINT = "leading 1"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def alpha_bar(betas):
