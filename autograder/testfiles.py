@@ -127,7 +127,9 @@ class SubmissionFiles:
 
 
 # ---- what a student reads when a case fails --------------------------------------------------------
+MAX_LINES = 30        # a message is cut to this many lines
 MAX_FRAMES = 4        # the innermost frames of the student's own files that a message shows
+MAX_ERROR_LINES = 8   # lines of the message of an error raised by the student's code
 MAX_INPUT_CHARS = 100  # one failing input, written out, before it is cut short
 # how the notes that the property-testing library appends to a failure begin: the first such note
 # and all after it are the library's (the check's own notes come first); only the failing inputs
@@ -159,7 +161,8 @@ def student_message(exc: BaseException) -> str:
     elif isinstance(exc, AssertionError) and not theirs:
         lines = [text or "a check failed"]
     elif theirs:
-        lines = [f"Your code raised {type_name}: {text}", where]
+        error = text.splitlines()[:MAX_ERROR_LINES] or [""]
+        lines = [f"Your code raised {type_name}: {error[0]}", *error[1:], where]
     elif isinstance(exc, (SubmissionError, FileNotFoundError)):
         lines = [text]
     else:
@@ -171,7 +174,8 @@ def student_message(exc: BaseException) -> str:
     if inputs and type_name != "NotImplementedError":
         lines.append(f"Failing inputs: {', '.join(inputs)}")
     lines += notes[:first]
-    return "\n".join(line for line in lines if line)
+    out = "\n".join(line for line in lines if line).splitlines()
+    return "\n".join(out if len(out) <= MAX_LINES else out[:MAX_LINES - 1] + ["..."])
 
 
 def _shown_path(filename: str) -> str | None:
@@ -234,7 +238,7 @@ def _described(name: str, node: ast.expr, source: str) -> str:
             in ("tensor", "array") and node.args:
         try:
             return f"{name} of shape {_shape(ast.literal_eval(node.args[0]))}"
-        except ValueError:
+        except (ValueError, TypeError, SyntaxError):  # not a literal: written out below
             pass
     return f"{name} = {_plain(source)}"
 

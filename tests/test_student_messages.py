@@ -130,3 +130,14 @@ def test_a_stub_says_not_implemented_once_and_nothing_else():
     message = student_message(_failure(check, binary_diffusion=stub))
     assert message.lower().count("not implemented yet") == 1 and len(message.splitlines()) == 1, \
         message
+
+
+def test_a_long_error_is_cut_but_keeps_the_students_frame():
+    source = "def survival_prob(t, delta):\n    raise ValueError('\\n'.join(map(str, range(500))))\n"
+    module = module_from_source(reference_source("binary_diffusion") + "\n" + source,
+                                "binary_diffusion")
+    check = _case("diffusion", "q1a", "test_survival_prob_int_t")
+    message = student_message(_failure(check, binary_diffusion=module))
+    assert len(message.splitlines()) <= MAX_LINES, message
+    assert message.startswith("Your code raised ValueError: 0\n1\n"), message
+    assert re.search(r'File "hw12/binary_diffusion\.py", line \d+, in survival_prob', message), message
