@@ -141,3 +141,11 @@ def test_a_long_error_is_cut_but_keeps_the_students_frame():
     assert len(message.splitlines()) <= MAX_LINES, message
     assert message.startswith("Your code raised ValueError: 0\n1\n"), message
     assert re.search(r'File "hw12/binary_diffusion\.py", line \d+, in survival_prob', message), message
+
+
+def test_a_syntax_error_names_the_line_that_does_not_compile(tmp_path):
+    with pytest.raises(SyntaxError) as info:
+        compile("x = 1\ndef broken(:\n    pass\n", str(tmp_path / "hw12" / "rlhf.py"), "exec")
+    message = student_message(info.value)
+    assert message.startswith("Your code raised SyntaxError"), message
+    assert 'File "hw12/rlhf.py", line 2\n    def broken(:' in message, message

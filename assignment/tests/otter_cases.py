@@ -194,8 +194,12 @@ def _frames(exc: BaseException, folder: str) -> str:
     (``"hw12/"``: their code; ``"tests/"``: the public checks), formatted as Python formats a
     traceback's entries ('' when there is none)."""
     shown = [(_shown_path(f.filename) or "", f) for f in traceback.extract_tb(exc.__traceback__)]
-    return "\n".join(f'  File "{path}", line {f.lineno}, in {f.name}\n    {(f.line or "").strip()}'
-                     for path, f in [(p, f) for p, f in shown if p.startswith(folder)][-MAX_FRAMES:])
+    lines = [f'  File "{path}", line {f.lineno}, in {f.name}\n    {(f.line or "").strip()}'
+             for path, f in [(p, f) for p, f in shown if p.startswith(folder)][-MAX_FRAMES:]]
+    if isinstance(exc, SyntaxError) and (_shown_path(exc.filename or "") or "").startswith(folder):
+        lines.append(f'  File "{_shown_path(exc.filename)}", line {exc.lineno}\n'
+                     f'    {(exc.text or "").strip()}')  # the line that does not compile
+    return "\n".join(lines)
 
 
 def failing_inputs(note: str) -> list[str]:
