@@ -165,6 +165,10 @@ def student_message(exc: BaseException) -> str:
         lines = [f"Your code raised {type_name}: {error[0]}", *error[1:], where]
     elif isinstance(exc, (SubmissionError, FileNotFoundError)):
         lines = [text]
+    elif isinstance(exc, AttributeError) and isinstance(exc.obj, types.ModuleType) \
+            and exc.obj.__name__.startswith("hw12"):
+        lines = [f"{exc.obj.__name__}.{exc.name} is missing: define it with exactly this name "
+                 "(see the stub)"]
     else:
         lines = [f"The check could not use what your code returned ({type_name}: {text}); "
                  "compare the returned types and shapes with the docstring.", _frames(exc, "tests/")]

@@ -149,3 +149,12 @@ def test_a_syntax_error_names_the_line_that_does_not_compile(tmp_path):
     message = student_message(info.value)
     assert message.startswith("Your code raised SyntaxError"), message
     assert 'File "hw12/rlhf.py", line 2\n    def broken(:' in message, message
+
+
+def test_a_missing_function_is_named():
+    source = reference_source("binary_diffusion") + "\ndel survival_prob\n"
+    module = module_from_source(source, "binary_diffusion")
+    check = _case("diffusion", "q1a", "test_survival_prob_int_t")
+    message = student_message(_failure(check, binary_diffusion=module))
+    assert message.startswith(f"{module.__name__}.survival_prob is missing: define it") \
+        and len(message.splitlines()) == 1, message
