@@ -103,9 +103,10 @@ def outcomes(part: str, module_name: str, module, submission, question: str,
         try:
             with _time_limit(limit if time_limited else 0, case.test_func.__name__):
                 case.test_func(**{p: env[p] for p in params})
-            yield case, None
         except (Exception, StudentTimeout) as e:  # noqa: BLE001 - a failing case is data here
             yield case, e
+        else:
+            yield case, None
 
 
 @contextlib.contextmanager
@@ -114,14 +115,16 @@ def _time_limit(seconds: float, label: str):
     def stop(signum, frame):
         raise StudentTimeout(f"{label} did not finish within the time limit")
 
-    previous = signal.signal(signal.SIGALRM, stop) if seconds else None
+    if not seconds:
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        if seconds:
-            signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def grade(part: str, module_name: str, module, submission, questions, messages=None) -> dict:
