@@ -89,11 +89,11 @@ def Submission(files: dict):  # noqa: N802 - used like the class it returns
 
 
 def outcomes(part: str, module_name: str, module, submission, question: str,
-             time_limited: bool = False):
+             time_scale: float = 0.0):
     """(case, the exception it raised or None) of each case of ``question`` in the grader's order,
     each seeded as the grader seeds it; lazily, so that a caller may stop at the first failure.
-    With ``time_limited`` a case is stopped at the grader's time limit (main thread only), with
-    the sandbox's own exception for a time-out."""
+    With ``time_scale`` > 0 a case is stopped after ``time_scale`` times the grader's time limit
+    (main thread only), with the sandbox's own exception for a time-out."""
     from autograder.testfiles import seed_everything
 
     for seed, case, limit in _scheduled(part, question):
@@ -101,7 +101,7 @@ def outcomes(part: str, module_name: str, module, submission, question: str,
         params = inspect.signature(case.test_func).parameters
         env = {module_name: module, "submission": submission, "device": "cpu"}
         try:
-            with _time_limit(limit if time_limited else 0, case.test_func.__name__):
+            with _time_limit(limit * time_scale, case.test_func.__name__):
                 case.test_func(**{p: env[p] for p in params})
         except (Exception, StudentTimeout) as e:  # noqa: BLE001 - a failing case is data here
             yield case, e
