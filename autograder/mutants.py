@@ -8,6 +8,7 @@ that is appended to a copy of the reference module (later definitions win)::
     \"\"\"survival_prob uses (1-δ)^t: the flip probability instead of the replacement probability.\"\"\"
     MODULE = "binary_diffusion"      # the hw12 module it patches
     KIND = "mutant"                  # or "alternative"
+    HINT = "2*delta"                 # mutants: words the first failing message must contain
 
     # ---- code below is appended to the reference module (later definitions win) ----
     def survival_prob(t, delta):
@@ -15,7 +16,9 @@ that is appended to a copy of the reference module (later definitions win)::
 
 A mutant must lose points on its folder's question and on no other (each question is graded on its
 own: a test of another question that calls the changed function runs with a correct one in its
-place); an alternative must keep full marks. ``tests/mutants/README.md`` says where a file goes.
+place), and the first failing message of its question must contain ``HINT``: the words that name
+its bug, so that the message points the student at it. An alternative must keep full marks.
+``tests/mutants/README.md`` says where a file goes.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from pathlib import Path
 
 MARKER = "# ---- code below is appended to the reference module (later definitions win) ----"
 KINDS = ("mutant", "alternative")
-HEADER = {"MODULE": str, "KIND": str}
+HEADER = {"MODULE": str, "KIND": str, "HINT": str}
 
 
 class BankError(ValueError):
@@ -41,6 +44,7 @@ class Variant:
     question: str        # the folder: the question whose function it changes
     module: str          # the hw12 module it patches
     kind: str            # "mutant" | "alternative"
+    hint: str            # mutants: words the first failing message of its question must contain
     description: str     # the docstring
     code: str            # appended to the reference module
 
@@ -91,8 +95,13 @@ def load_variant(path: Path) -> Variant:
         raise BankError(f"{path}: KIND must be one of {KINDS}")
     if "MODULE" not in meta:
         raise BankError(f"{path}: MODULE (the hw12 module it patches) is missing")
+    if kind == "alternative" and "HINT" in meta:
+        raise BankError(f"{path}: an alternative loses nothing; drop HINT")
+    if kind == "mutant" and not meta.get("HINT", "").strip():
+        raise BankError(f"{path}: HINT (words the first failing message must contain) is missing")
     return Variant(path=path, part=path.parent.parent.name, question=path.parent.name,
-                   module=meta["MODULE"], kind=kind, description=meta["__doc__"], code=code)
+                   module=meta["MODULE"], kind=kind, hint=meta.get("HINT", ""),
+                   description=meta["__doc__"], code=code)
 
 
 def default_bank(repo: Path) -> Path:

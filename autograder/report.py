@@ -27,7 +27,7 @@ FLAG_PATTERNS = [
     ("module hash mismatch", re.compile(r"was written by a different hw12/")),
     ("time-out", re.compile(r"timed out:|did not finish within|time budget of this part")),
     ("runtime error",
-     re.compile(r"^Your code raised an error|grading process stopped during this test"
+     re.compile(r"^Your code raised |grading process stopped during this test"
                 r"|process ended during")),
     ("import error", re.compile(r"could not be imported")),
     ("grader error", re.compile(r"autograder could not run this test|autograder failed")),

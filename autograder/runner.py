@@ -17,42 +17,36 @@ import inspect
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
 from .sandbox.protocol import CaseSpec, Event, Job
-from .testfiles import (SubmissionError, SubmissionFiles, install_otter_shim, load_test_cases,
-                        seed_everything, test_case)
+from .testfiles import (SubmissionFiles, install_otter_shim, load_test_cases, seed_everything,
+                        student_message, test_case)
 
 MAX_MESSAGE = 3000
 
 
-def describe_failure(exc: BaseException, visibility: str) -> str:
-    """A message for the student: the test's own words, or what their code did."""
-    from .sandbox.client import SandboxAbort, StudentRaised, ZygoteFailed
+def describe_failure(exc: BaseException) -> str:
+    """A message for the student: what stopped their code's process, or else
+    :func:`~autograder.testfiles.student_message` (the check's words, or their code's error and
+    frames, as the release's own checks print them)."""
+    from .sandbox.client import SandboxAbort, ZygoteFailed
 
-    notes = "\n".join(getattr(exc, "__notes__", []) or [])
-    if isinstance(exc, AssertionError):
-        text = str(exc) or "a check failed"
-    elif isinstance(exc, StudentRaised) and exc.type_name == "NotImplementedError":
-        text = f"Not implemented yet: {exc.student_message}"
-    elif isinstance(exc, StudentRaised):
-        text = f"Your code raised an error: {exc}"
-    elif isinstance(exc, ZygoteFailed):
+    if isinstance(exc, ZygoteFailed):
         text = (f"The autograder could not start a process for your code ({exc}); please tell "
                 "the course staff.")
-    elif isinstance(exc, (SandboxAbort, FileNotFoundError, SubmissionError)):
-        text = str(exc)
-    elif isinstance(exc, AttributeError) and "is missing" in str(exc):
+    elif isinstance(exc, SandboxAbort) or (isinstance(exc, AttributeError)
+                                           and "is missing" in str(exc)):
         text = str(exc)
     else:
-        text = (f"The test could not use what your code returned ({type(exc).__name__}: {exc}). "
-                "Check the return types and shapes against the docstring.")
-        if visibility == "public":
-            text += "\n" + "".join(traceback.format_exception(exc)[-3:])
-    if notes:
-        text += "\n" + notes
+        text = student_message(exc)
     return text[:MAX_MESSAGE]
+
+
+def case_message(tc: test_case, exc: BaseException) -> str:
+    """A failed case's message: the case's own ``failure_message``, then :func:`describe_failure`."""
+    message = describe_failure(exc)
+    return f"{tc.failure_message}\n{message}" if tc.failure_message else message
 
 
 _LOADED: dict[str, tuple[tuple[int, int], dict[str, test_case]]] = {}
@@ -92,10 +86,8 @@ def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
         if isinstance(exc, KeyboardInterrupt):
             raise
-        message = describe_failure(exc, case.visibility)
-        if tc.failure_message:
-            message = f"{tc.failure_message}\n{message}"
-        return Event("end", case.id, "failed", message, time.monotonic() - t0 - sandbox.uncharged_s)
+        return Event("end", case.id, "failed", case_message(tc, exc),
+                     time.monotonic() - t0 - sandbox.uncharged_s)
 
 
 def run_job(job: Job) -> None:

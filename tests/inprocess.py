@@ -24,10 +24,12 @@ if str(ROOT) not in sys.path:
 if str(SOL) not in sys.path:
     sys.path.append(str(SOL))
 
+from autograder.sandbox.client import StudentTimeout  # noqa: E402 - after the path set-up
+
 
 @functools.lru_cache(maxsize=None)
 def _scheduled(part: str, question: str) -> tuple:
-    """((case seed, time limit, test_case), ...) of one question in the grader's order, public
+    """((case seed, test_case, time limit in s), ...) of one question in the grader's order, public
     file first."""
     from autograder.config import load_config
     from autograder.testfiles import load_test_cases
@@ -39,29 +41,13 @@ def _scheduled(part: str, question: str) -> tuple:
         if case.question == question:
             if case.file not in loaded:
                 loaded[case.file] = {tc.test_func.__name__: tc for tc in load_test_cases(case.file)}
-            out.append((case.seed, case.time_limit_s, loaded[case.file][case.function]))
+            out.append((case.seed, loaded[case.file][case.function], case.time_limit_s))
     return tuple(out)
 
 
 def cases(part: str, question: str) -> list:
     """The otter test_case objects of one question, public file first."""
-    return [tc for _, _, tc in _scheduled(part, question)]
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """Raise TimeoutError in this (main) thread once ``seconds`` have passed within the block, as
-    the grader stops a case that runs past its limit."""
-    def expire(signum, frame):
-        raise TimeoutError(f"did not finish within the time limit of {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    return [tc for _, tc, _ in _scheduled(part, question)]
 
 
 def module_from_source(source: str, module: str) -> types.ModuleType:
@@ -122,23 +108,54 @@ def Submission(files: dict):  # noqa: N802 - used like the class it returns
     return submission
 
 
-def grade(part: str, module_name: str, module, submission, questions, messages=None) -> dict:
-    """{question: [names of failing cases]} for ``questions`` (each case seeded and limited in time
-    as the grader does it); when a dict is passed as ``messages`` it receives {case name: the
-    failure's message}."""
+def outcomes(part: str, module_name: str, module, submission, question: str,
+             time_scale: float = 0.0):
+    """(case, the exception it raised or None) of each case of ``question`` in the grader's order,
+    each seeded as the grader seeds it; lazily, so that a caller may stop at the first failure.
+    With ``time_scale`` > 0 a case is stopped after ``time_scale`` times the grader's time limit
+    (main thread only), with the sandbox's own exception for a time-out."""
     from autograder.testfiles import seed_everything, substituted
 
+    for seed, case, limit in _scheduled(part, question):
+        seed_everything(seed)
+        params = inspect.signature(case.test_func).parameters
+        env = {module_name: module, "submission": submission, "device": "cpu",
+               "substituted": substituted}
+        try:
+            with _time_limit(limit * time_scale, case.test_func.__name__):
+                case.test_func(**{p: env[p] for p in params})
+        except (Exception, StudentTimeout) as e:  # noqa: BLE001 - a failing case is data here
+            yield case, e
+        else:
+            yield case, None
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, label: str):
+    """Raise the sandbox's StudentTimeout in this (main) thread after ``seconds`` (0: no limit)."""
+    def stop(signum, frame):
+        raise StudentTimeout(f"{label} did not finish within the time limit")
+
+    if not seconds:
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def grade(part: str, module_name: str, module, submission, questions, messages=None) -> dict:
+    """{question: [names of failing cases]} for ``questions`` (each case seeded as the grader seeds
+    it, and stopped after three times the grader's time limit: a backstop for a hanging mutant);
+    when a dict is passed as ``messages`` it receives {case name: the failure's message}."""
     failed: dict = {}
     for q in questions:
-        for seed, seconds, case in _scheduled(part, q):
-            seed_everything(seed)
-            params = inspect.signature(case.test_func).parameters
-            env = {module_name: module, "submission": submission, "device": "cpu",
-                   "substituted": substituted}
-            try:
-                with time_limit(seconds):
-                    case.test_func(**{p: env[p] for p in params})
-            except Exception as e:  # noqa: BLE001 - a failing case is data here
+        for case, e in outcomes(part, module_name, module, submission, q, time_scale=3.0):
+            if e is not None:
                 failed.setdefault(q, []).append(case.test_func.__name__)
                 if messages is not None:
                     messages[case.test_func.__name__] = f"{type(e).__name__}: {e}"
@@ -149,7 +166,7 @@ def question_scores(part: str, failed: dict, questions) -> dict:
     """{question: (points kept, points)} of ``questions`` given ``failed``, what ``grade`` returns."""
     out = {}
     for q in questions:
-        points = [(tc.test_func.__name__, tc.points) for _, _, tc in _scheduled(part, q)]
+        points = [(tc.test_func.__name__, tc.points) for _, tc, _ in _scheduled(part, q)]
         lost = sum(p for name, p in points if name in failed.get(q, ()))
         out[q] = (sum(p for _, p in points) - lost, sum(p for _, p in points))
     return out

@@ -25,9 +25,9 @@ def _write(tmp_path, head: str, question: str = "q1a"):
 
 def test_folder_names_part_and_question(tmp_path):
     v = load_variant(_write(tmp_path, '"""Uses (1-δ)^t."""\nMODULE = "binary_diffusion"\n'
-                                      'KIND = "mutant"\n'))
+                                      'KIND = "mutant"\nHINT = "2*delta"\n'))
     assert (v.part, v.question, v.module, v.kind) == ("diffusion", "q1a", "binary_diffusion", "mutant")
-    assert v.description == "Uses (1-δ)^t."
+    assert v.description == "Uses (1-δ)^t." and v.hint == "2*delta"
     assert v.code.startswith("def survival_prob") and v.name == "diffusion/q1a/bd_example"
     assert v.applied_to("X = 1\n").endswith(v.code) and v.applied_to("X = 1\n").startswith("X = 1\n")
 
@@ -38,7 +38,10 @@ def test_folder_names_part_and_question(tmp_path):
     ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\nALSO_LOSES = ["q1b"]\n', "no other"),
     ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "wrong"\n', "KIND"),
     ('"""d."""\nKIND = "mutant"\n', "MODULE"),
-    ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\nimport os\n', "above the marker"),
+    ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\nHINT = "d"\nimport os\n',
+     "above the marker"),
+    ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\n', "HINT"),
+    ('"""d."""\nMODULE = "binary_diffusion"\nKIND = "alternative"\nHINT = "d"\n', "alternative"),
 ])
 def test_malformed_files_are_refused_with_a_reason(tmp_path, head, words):
     with pytest.raises(BankError, match=words):
@@ -46,7 +49,8 @@ def test_malformed_files_are_refused_with_a_reason(tmp_path, head, words):
 
 
 def test_unknown_question_folder_is_refused(tmp_path):
-    _write(tmp_path, '"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\n', question="q9z")
+    _write(tmp_path, '"""d."""\nMODULE = "binary_diffusion"\nKIND = "mutant"\nHINT = "d"\n',
+           question="q9z")
     with pytest.raises(BankError, match="q9z"):
         load_bank(tmp_path / "bank", ["diffusion"], {"diffusion": {"q1a"}})
 

@@ -12,7 +12,7 @@ from autograder.sandbox.client import Sandbox, SandboxOptions, Zygote, ZygoteFai
 def test_a_fork_server_that_cannot_start_is_the_graders_fault():
     with pytest.raises(ZygoteFailed) as info:
         Zygote("/bin/false", time.monotonic() + 30)
-    message = describe_failure(info.value, "public")
+    message = describe_failure(info.value)
     assert "course staff" in message and "your code" in message.lower()
 
 

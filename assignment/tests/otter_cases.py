@@ -10,13 +10,19 @@ A test file defines functions decorated with ``otter.test_files.test_case``; the
 filled by name: a module of the ``hw12`` package, ``submission`` (a ``SubmissionFiles``),
 ``device`` or ``substituted`` (see ``substituted`` below; the grader's runner passes its sandboxed
 version). Case ids are ``<question>/<public|hidden>/<function>``.
+
+A failing case is told to the student by :func:`student_message`, on every path.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
 import json
 import random
 import sys
+import tokenize
+import traceback
 import types
 from contextlib import contextmanager
 from pathlib import Path
@@ -169,3 +175,140 @@ class SubmissionFiles:
         except json.JSONDecodeError as e:
             raise SubmissionError(f"{rel} is not valid JSON (line {e.lineno}: {e.msg}); "
                                   "re-run the notebook to write it again") from None
+
+
+# ---- what a student reads when a case fails --------------------------------------------------------
+MAX_LINES = 30        # a message is cut to this many lines
+MAX_FRAMES = 4        # the innermost frames of the student's own files that a message shows
+MAX_ERROR_LINES = 8   # lines of the message of an error raised by the student's code
+MAX_INPUT_CHARS = 100  # one failing input, written out, before it is cut short
+# how the notes that the property-testing library appends to a failure begin: the first such note
+# and all after it are the library's (the check's own notes come first); only the failing inputs
+# are kept from them
+GENERATED_INPUTS = ("Falsifying example:", "Failing test case:")
+LIBRARY_NOTES = GENERATED_INPUTS + ("Falsifying explicit example:", "Draw ", "Explanation:",
+                                    "You can reproduce", "Unreliable", "while generating",
+                                    "while drawing", "Highest target score")
+
+
+def student_message(exc: BaseException) -> str:
+    """What a student reads when a case fails with ``exc``, in the student's terms: the check's own
+    words (an assertion), or the error their code raised with the lines of their code that raised
+    it; then the failing inputs a property check found, and the check's hints (its notes). Never
+    the test runner's, the grader's or a library's frames or names.
+
+    An error raised in the sandboxed student process arrives with ``type_name``,
+    ``student_message`` and ``where`` (its frames, already in this form) instead of a traceback."""
+    while isinstance(exc, BaseExceptionGroup):  # several failures found at once: the first one
+        exc = exc.exceptions[0]
+    type_name = getattr(exc, "type_name", type(exc).__name__)
+    text = getattr(exc, "student_message", None)
+    text = str(exc) if text is None else text
+    where = getattr(exc, "where", None)
+    theirs = where is not None or bool(_frames(exc, "hw12/"))
+    where = _frames(exc, "hw12/") if where is None else where
+    if type_name == "NotImplementedError":
+        lines = [text if "not implemented yet" in text.lower() else f"Not implemented yet: {text}"]
+    elif isinstance(exc, AssertionError) and not theirs:
+        lines = [text or "a check failed"]
+    elif theirs:
+        error = text.splitlines()[:MAX_ERROR_LINES] or [""]
+        lines = [f"Your code raised {type_name}: {error[0]}", *error[1:], where]
+    elif isinstance(exc, (SubmissionError, FileNotFoundError)):
+        lines = [text]
+    elif isinstance(exc, AttributeError) and isinstance(exc.obj, types.ModuleType) \
+            and exc.obj.__name__.startswith("hw12"):
+        lines = [f"{exc.obj.__name__}.{exc.name} is missing: define it with exactly this name "
+                 "(see the stub)"]
+    else:
+        lines = [f"The check could not use what your code returned ({type_name}: {text}); "
+                 "compare the returned types and shapes with the docstring.", _frames(exc, "tests/")]
+    notes = [str(n) for n in getattr(exc, "__notes__", None) or ()]
+    first = next((i for i, n in enumerate(notes) if n.startswith(LIBRARY_NOTES)), len(notes))
+    inputs = [i for n in notes[first:] for i in failing_inputs(n)]
+    if inputs and type_name != "NotImplementedError":
+        lines.append(f"Failing inputs: {', '.join(inputs)}")
+    lines += notes[:first]
+    out = "\n".join(line for line in lines if line).splitlines()
+    return "\n".join(out if len(out) <= MAX_LINES else out[:MAX_LINES - 1] + ["..."])
+
+
+def _shown_path(filename: str) -> str | None:
+    """How a frame's file is named to the student (as in their copy of the assignment), or None
+    for a file that is not theirs: the ``hw12`` package, and the public check files."""
+    path = Path(filename)
+    if path.parent.name == "hw12":
+        return f"hw12/{path.name}"
+    if path.parent.name in ("tests", "public") and path.name.startswith("q"):
+        return f"tests/{path.name}"
+    return None
+
+
+def _frames(exc: BaseException, folder: str) -> str:
+    """The innermost frames of ``exc``'s traceback in the student's files under ``folder``
+    (``"hw12/"``: their code; ``"tests/"``: the public checks), formatted as Python formats a
+    traceback's entries ('' when there is none)."""
+    shown = [(_shown_path(f.filename) or "", f) for f in traceback.extract_tb(exc.__traceback__)]
+    lines = [f'  File "{path}", line {f.lineno}, in {f.name}\n    {(f.line or "").strip()}'
+             for path, f in [(p, f) for p, f in shown if p.startswith(folder)][-MAX_FRAMES:]]
+    if isinstance(exc, SyntaxError) and (_shown_path(exc.filename or "") or "").startswith(folder):
+        lines.append(f'  File "{_shown_path(exc.filename)}", line {exc.lineno}\n'
+                     f'    {(exc.text or "").strip()}')  # the line that does not compile
+    return "\n".join(lines)
+
+
+def failing_inputs(note: str) -> list[str]:
+    """The inputs named in a property check's note on its failing example, as plain
+    ``name = value`` strings ('x0 of shape (2, 3)' for a tensor); [] for any other note."""
+    if note.startswith("Draw "):
+        label, _, value = note.partition(":")
+        name = label[label.find("(") + 1:label.rfind(")")] if "(" in label else label.lower()
+        return [f"{name} = {_plain(_without_comments(value).strip())}"]
+    if not note.startswith(GENERATED_INPUTS):
+        return []
+    source = _without_comments(note.partition(":")[2]).strip()
+    try:
+        call = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        return []
+    if not isinstance(call, ast.Call):
+        return []
+    out = []
+    for kw in call.keywords:
+        value = ast.get_source_segment(source, kw.value) or ""
+        if kw.arg and not value.startswith("data("):  # drawn values come as notes of their own
+            out.append(_described(kw.arg, kw.value, value))
+    return out
+
+
+def _without_comments(code: str) -> str:
+    """Python source without its comments (the library annotates each input)."""
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(code).readline)
+                  if t.type != tokenize.COMMENT]
+        return tokenize.untokenize(tokens)
+    except (tokenize.TokenError, SyntaxError):
+        return code
+
+
+def _described(name: str, node: ast.expr, source: str) -> str:
+    """``name = value``, or ``name of shape (...)`` for an array or tensor written out in full."""
+    if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) \
+            in ("tensor", "array") and node.args:
+        try:
+            return f"{name} of shape {_shape(ast.literal_eval(node.args[0]))}"
+        except (ValueError, TypeError, SyntaxError):  # not a literal: written out below
+            pass
+    return f"{name} = {_plain(source)}"
+
+
+def _shape(value) -> tuple:
+    """The shape of a nested list of numbers."""
+    return (len(value), *_shape(value[0])) if isinstance(value, list) and value else \
+        ((0,) if isinstance(value, list) else ())
+
+
+def _plain(value: str) -> str:
+    """One input on one line, cut short when long."""
+    value = " ".join(value.split())
+    return value if len(value) <= MAX_INPUT_CHARS else value[:MAX_INPUT_CHARS - 3] + "..."

@@ -76,7 +76,10 @@ def test_sample_forward_marginal_and_generator(binary_diffusion, substituted):
         frac_same = float((y == x0).double().mean())
         want = (1 + (1 - 2 * delta) ** t) / 2
         hint = ""
-        if abs(frac_same - (1 - delta) ** t - (1 - (1 - delta) ** t) / 2) < half_width:
+        if torch.as_tensor(y).unique().numel() == 1:
+            hint = (" Every pixel came out the same, so the coins are shared: each pixel needs its own "
+                    "independent coins (draw the uniforms with x0's full shape).")
+        elif abs(frac_same - (1 - delta) ** t - (1 - (1 - delta) ** t) / 2) < half_width:
             hint = " It matches survival (1 - delta)^t: a pixel is replaced with probability 2*delta per step."
         elif abs(frac_same - (1 - 2 * delta) ** t) < half_width:
             hint = (" It matches (1 - 2*delta)^t: a replaced pixel shows a FAIR coin, which equals the "

@@ -24,6 +24,13 @@ def _posterior(binary_diffusion, substituted, *args):
         return binary_diffusion.posterior_prob_plus(*args)
 
 
+def _swapped_likelihoods(y, x0, t, delta):
+    """The posterior with P(Y_t = y | Y_{t-1} = +1) taken as delta for y = +1 (a frequent slip)."""
+    prior = (1 + x0 * (1 - 2 * delta) ** (t - 1)) / 2
+    like_plus, like_minus = (delta, 1 - delta) if y == 1 else (1 - delta, delta)
+    return prior * like_plus / (prior * like_plus + (1 - prior) * like_minus)
+
+
 @test_case(points=0.5, hidden=False)
 def test_posterior_values(binary_diffusion, substituted):
     """All four sign combinations of (y_t, x0) at t = 1, 2, 3 with delta = 0.1."""
@@ -42,6 +49,9 @@ def test_posterior_values(binary_diffusion, substituted):
                 hint = (" At t = 1, Y_{t-1} = Y_0 = x0 is known, so the answer is 1 if x0 = +1 and 0 "
                         "if x0 = -1. Did you use (1 - 2*delta)^t instead of (1 - 2*delta)^(t - 1) in "
                         "the prior P(Y_{t-1} = +1 | Y_0)?")
+            elif abs(float(got[j]) - _swapped_likelihoods(yj, xj, t, 0.1)) < 1e-5:
+                hint = (" It matches the likelihoods swapped: P(Y_t = y | Y_{t-1} = +1) is 1 - delta "
+                        "when y = +1 (the pixel was not flipped) and delta when y = -1.")
             elif xj == -1:
                 hint = (" The case x0 = -1 is wrong: the prior P(Y_{t-1} = +1 | Y_0 = -1) is "
                         "(1 - (1 - 2*delta)^(t-1)) / 2, not (1 + (1 - 2*delta)^(t-1)) / 2.")

@@ -18,6 +18,9 @@ def _hint(mean, var, x_t, x0, t):
         if torch.allclose(mean, erratum, atol=1e-5):
             return (" The coefficient on x_t equals sqrt(1 - β_t): it must be "
                     "sqrt(1 - β_t) (1 - ᾱ_{t-1}) / (1 - ᾱ_t), with ᾱ_{t-1} in the numerator.")
+    c0, ct = {2: (0.677631, 0.319438), 3: (0.513223, 0.472308)}.get(t, (1.0, 0.0))
+    if t >= 2 and torch.allclose(mean, ct * x0 + c0 * x_t, atol=1e-5):
+        return " The coefficients of x0 and x_t are swapped."
     return ""
 
 
@@ -39,14 +42,15 @@ def _posterior(gaussian_diffusion, substituted, *args):
 
 @test_case(points=0.5, hidden=False)
 def test_posterior_values(gaussian_diffusion, substituted):
-    """t = 1 is the point mass at x0; hand-computed values at t = 2 and t = 3."""
+    """Hand-computed values at t = 2 and t = 3, then t = 1, the point mass at x0 (checked last, so
+    that a mistake that shows at every t is named by the t >= 2 hints)."""
     import torch
 
     betas = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
     x_t = torch.tensor([[1.0, -0.5, 2.0]], dtype=torch.float64)
     x0 = torch.tensor([[0.2, 1.0, -1.0]], dtype=torch.float64)
     # t -> (coefficient on x0, coefficient on x_t, variance), computed by hand
-    table = {1: (1.0, 0.0, 0.0), 2: (0.677631, 0.319438, 0.071429), 3: (0.513223, 0.472308, 0.169355)}
+    table = {2: (0.677631, 0.319438, 0.071429), 3: (0.513223, 0.472308, 0.169355), 1: (1.0, 0.0, 0.0)}
     for t, (c0, ct, v) in table.items():
         out = _posterior(gaussian_diffusion, substituted, x_t, x0, t, betas)
         assert isinstance(out, (tuple, list)) and len(out) == 2, (
@@ -59,7 +63,9 @@ def test_posterior_values(gaussian_diffusion, substituted):
                      "(check that you use ᾱ_{t-1} = alpha_bar[t - 1] with alpha_bar[0] = 1).")
         assert torch.allclose(torch.as_tensor(mean).double(), want_mean, atol=1e-5), (
             f"q_posterior_mean_variance(x_t={x_t.tolist()}, x0={x0.tolist()}, t={t}, betas=[0.1, 0.2, 0.3]) "
-            f"returned mean {torch.as_tensor(mean).tolist()}, expected {want_mean.tolist()}." + hint)
+            f"returned mean {torch.as_tensor(mean).tolist()}, expected {want_mean.tolist()} "
+            "= sqrt(ᾱ_{t-1}) β_t / (1 - ᾱ_t) · x0 + sqrt(1 - β_t) (1 - ᾱ_{t-1}) / (1 - ᾱ_t) · x_t."
+            + hint)
         var_all = torch.broadcast_to(torch.as_tensor(var).double(), x_t.shape)
         assert torch.allclose(var_all, torch.full_like(x_t, v), atol=1e-5), (
             f"q_posterior_mean_variance(..., t={t}, betas=[0.1, 0.2, 0.3]) returned variance "

@@ -53,9 +53,12 @@ def test_threshold_zero_and_above_one(early_exit):
         "(compare confidence >= threshold; count exits from 0)")
     want = torch.softmax(logits[0].double(), -1).max(-1)
     assert torch.equal(p0, want.indices), "with threshold 0 predictions must be exit 0's argmax"
+    from_final = torch.allclose(c0.double(), torch.softmax(logits[-1].double(), -1).max(-1).values,
+                                atol=1e-4)
     assert torch.allclose(c0.double(), want.values, atol=1e-4), (
         "with threshold 0 confidence must be exit 0's max softmax probability "
-        "(max logit used instead of max softmax probability?)")
+        + ("(it is the final head's: report the confidence of the head each example leaves at)"
+           if from_final else "(max logit used instead of max softmax probability?)"))
     p2, e2, c2 = model.predict(x, 1.5)
     assert bool((e2 == 2).all()), (
         f"with threshold 1.5 no exit is confident enough, so every example must reach the final "

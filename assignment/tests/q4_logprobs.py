@@ -20,6 +20,21 @@ def _expected(logits, labels):
     return out
 
 
+MASK_HINT = ("Labels of -100 mark positions that do not count; -100 is not a token id. Replace it "
+             "by a valid id (e.g. 0) before gathering, then zero those positions' "
+             "log-probabilities.")
+
+
+def _log_probs(rlhf, logits, labels):
+    """rlhf.sequence_log_probs(logits, labels); an error that -100 caused says what -100 means."""
+    try:
+        return rlhf.sequence_log_probs(logits, labels)
+    except Exception as e:
+        if "-100" in str(e):
+            e.add_note(MASK_HINT)
+        raise
+
+
 def _example():
     import torch
 
@@ -36,7 +51,7 @@ def test_shape_and_values(rlhf):
     import torch
 
     logits, labels = _example()
-    got = rlhf.sequence_log_probs(logits, labels)
+    got = _log_probs(rlhf, logits, labels)
     assert isinstance(got, torch.Tensor), (
         f"sequence_log_probs returned {type(got).__name__}; return a tensor of shape (B,).")
     got = torch.as_tensor(got)
@@ -77,16 +92,16 @@ def test_ignored_positions_do_not_count(rlhf):
     import torch
 
     logits, labels = _example()
-    base = torch.as_tensor(rlhf.sequence_log_probs(logits, labels)).double()
+    base = torch.as_tensor(_log_probs(rlhf, logits, labels)).double()
     noisy = logits.clone()
     noisy[labels == -100] += 50.0 * torch.randn(noisy[labels == -100].shape,
                                                 generator=torch.Generator().manual_seed(7))
-    moved = torch.as_tensor(rlhf.sequence_log_probs(noisy, labels)).double()
+    moved = torch.as_tensor(_log_probs(rlhf, noisy, labels)).double()
     assert torch.allclose(base, moved, atol=1e-4), (
         "changing the logits at positions whose label is -100 changed the result "
         f"({base.tolist()} -> {moved.tolist()}): ignored positions must not count (mask them out).")
     empty = torch.full((2, 4), -100)
-    got = torch.as_tensor(rlhf.sequence_log_probs(torch.randn(2, 4, 7), empty))
+    got = torch.as_tensor(_log_probs(rlhf, torch.randn(2, 4, 7), empty))
     assert tuple(got.shape) == (2,) and bool(torch.isfinite(got).all()) and \
         float(got.abs().max()) < 1e-6, (
         f"a sequence whose labels are all -100 gave {got.tolist()}; it has no counted tokens, so "
@@ -106,7 +121,7 @@ def test_sum_not_mean_and_no_shift(rlhf):
     for i in range(L):
         logits[0, i, i] = math.log(p_hit)
     labels = torch.arange(L).unsqueeze(0)
-    got = float(torch.as_tensor(rlhf.sequence_log_probs(logits, labels))[0])
+    got = float(torch.as_tensor(_log_probs(rlhf, logits, labels))[0])
     want = L * math.log(p_hit)
     assert abs(got - want) < 1e-4, (
         f"with each of the {L} labels given probability 0.9 the sequence log-probability is "

@@ -22,9 +22,15 @@ for folder in (ROOT, HERE):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from otter_cases import SubmissionFiles, load_test_cases, seed_everything, substituted  # noqa: E402
+from otter_cases import (SubmissionFiles, load_test_cases, seed_everything,  # noqa: E402
+                         student_message, substituted)
 
 SEEDS = json.loads((HERE / "case_seeds.json").read_text())  # "file::function" -> the grader's seed
+
+
+def pytest_configure(config):
+    """No header of tool versions and plugins above the results: only the checks speak."""
+    config.option.no_header = True
 
 
 def pytest_collect_file(parent, file_path):
@@ -67,12 +73,9 @@ class OtterTestItem(pytest.Item):
         self.case.test_func(**kwargs)
 
     def repr_failure(self, excinfo, style=None):
-        exc = excinfo.value
-        if isinstance(exc, NotImplementedError):
-            return f"not implemented yet: {exc}"
-        if isinstance(exc, AssertionError):
-            return f"{self.path.name}::{self.name}\n{exc}"
-        return super().repr_failure(excinfo)
+        """The student's own frames and the error, as the grader reports them: no test-runner
+        frames."""
+        return student_message(excinfo.value)
 
     def reportinfo(self):
         return self.path, None, f"{self.path.stem}::{self.name}"

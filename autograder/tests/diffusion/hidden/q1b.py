@@ -94,8 +94,12 @@ def test_marginals_per_example(binary_diffusion):
                 "survival (1 - 2*delta)^(t-1) or ^(t+1): off by one in t":
                     (1 + (1 - 2 * delta) ** (t - 1)) / 2,
             }
-            hint = ""
-            for text, value in hints.items():
+            changed = torch.as_tensor(y)[b][torch.as_tensor(y)[b] != x0[b]]
+            shared = changed.numel() > 0 and changed.unique().numel() == 1  # x0 has both signs
+            hint = (" Every changed pixel of this example took the same value, so the coins are "
+                    "shared: each pixel needs its own independent coins (draw the uniforms with "
+                    "x0's full shape)." if shared else "")
+            for text, value in ({} if shared else hints).items():
                 close = 5 * (max(value * (1 - value), 1e-4) / n) ** 0.5
                 if abs(frac - value) < close and abs(value - p) > close:
                     hint = " This matches " + text + "."

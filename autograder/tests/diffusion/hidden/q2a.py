@@ -170,8 +170,11 @@ def test_q_sample_noise_none_statistics(gaussian_diffusion):
         mean = float(z[b].mean())
         assert abs(mean) <= h, (
             f"q_sample(noise=None): for example {b} (t = {int(t[b])}) the noise has mean {mean:.4f} instead "
-            f"of 0 (tolerance {h:.4f}): draw standard normal noise (torch.randn / normal_like), not "
-            "torch.rand, and check the signal coefficient sqrt(ᾱ_t).")
+            f"of 0 (tolerance {h:.4f}): "
+            + ("all its coordinates got the same noise value; draw one independent value per "
+               "coordinate (x0's full shape)." if float(z[b].std()) < 1e-6 else
+               "draw standard normal noise (torch.randn / normal_like), not torch.rand, and check the "
+               "signal coefficient sqrt(ᾱ_t)."))
         ss = float((z[b] ** 2).sum())
         assert lo <= ss <= hi, (
             f"q_sample(noise=None): for example {b} (t = {int(t[b])}) the noise variance is {ss / n:.4f} "

@@ -58,8 +58,15 @@ def test_q_sample_given_noise(gaussian_diffusion):
         abar[0] = 1.0
         shifted = torch.stack([math.sqrt(abar[ts[b] - 1]) * x0[b] + math.sqrt(1 - abar[ts[b] - 1]) * noise[b]
                                for b in range(2)])
+        x0_no_sqrt = torch.stack([abar[ts[b]] * x0[b] + math.sqrt(1 - abar[ts[b]]) * noise[b]
+                                  for b in range(2)])
         if torch.allclose(got, no_sqrt, atol=1e-6):
             hint = " The noise is scaled by (1 - ᾱ_t); the standard deviation is sqrt(1 - ᾱ_t)."
+        elif torch.allclose(got, x0_no_sqrt, atol=1e-6):
+            hint = " x0 is scaled by ᾱ_t; its coefficient is sqrt(ᾱ_t)."
+        elif not torch.equal(got, gaussian_diffusion.q_sample(x0, t, betas, noise=noise)):
+            hint = (" Two calls with the same noise gave different results: when the noise "
+                    "argument is given, use it instead of drawing new noise.")
         elif torch.allclose(got, shifted, atol=1e-6):
             hint = (" Your result uses ᾱ_{t-1}: alpha_bar(betas) has length T + 1 with alpha_bar[0] = 1, "
                     "so ᾱ_t is alpha_bar(betas)[t].")

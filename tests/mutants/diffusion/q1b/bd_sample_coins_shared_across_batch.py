@@ -1,6 +1,7 @@
 """sample_forward draws coins of shape x0.shape[1:], so every example in the batch gets the same coins."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "coins seem to be shared across the batch"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

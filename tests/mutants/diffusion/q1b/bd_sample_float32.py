@@ -1,6 +1,7 @@
 """sample_forward builds its output with torch.where(..., 1.0, -1.0) and returns float32 for float64 x0."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "keep x0's dtype"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

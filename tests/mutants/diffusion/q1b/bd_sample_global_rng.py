@@ -1,6 +1,7 @@
 """sample_forward ignores the generator and draws from torch's global random state."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "generator=generator"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

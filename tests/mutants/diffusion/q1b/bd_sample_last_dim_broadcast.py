@@ -1,6 +1,7 @@
 """sample_forward multiplies the (B,) survival probabilities into x0 without reshaping to (B, 1, ..., 1)."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "must match the size of tensor"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

@@ -1,6 +1,7 @@
 """sample_forward draws one pair of coins for the whole tensor, shared by all pixels and examples."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "its own independent coins"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

@@ -1,6 +1,7 @@
 """sample_forward flips every replaced pixel instead of drawing a fair coin for it."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "FAIR coin"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

@@ -1,6 +1,7 @@
 """sample_forward uses the first entry of a per-example t for the whole batch."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "per-example t was not applied"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

@@ -1,6 +1,7 @@
 """sample_forward simulates all t steps with forward_step instead of sampling Y_t in one shot."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "in one shot"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

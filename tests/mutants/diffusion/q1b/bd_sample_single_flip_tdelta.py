@@ -1,6 +1,7 @@
 """sample_forward treats t steps of flips with probability δ as one flip with probability tδ."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "single flip with probability t*delta"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def sample_forward(x0, t, delta, generator=None):

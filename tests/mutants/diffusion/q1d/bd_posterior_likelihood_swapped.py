@@ -1,6 +1,7 @@
 """posterior_prob_plus swaps the likelihoods: P(Y_t = y | Y_{t-1} = +1) taken as δ when y = +1."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "likelihood"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def posterior_prob_plus(y_t, x0, t, delta):

@@ -1,6 +1,7 @@
 """posterior_prob_plus uses the x0 = +1 prior (1 + s)/2 for every pixel, whatever the sign of x0."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "0 if x0 = -1"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def posterior_prob_plus(y_t, x0, t, delta):

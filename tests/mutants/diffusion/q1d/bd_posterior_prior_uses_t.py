@@ -1,6 +1,7 @@
 """posterior_prob_plus uses survival_prob(t) in the prior of Y_{t-1} instead of survival_prob(t - 1)."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "(1 - 2*delta)^(t - 1)"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def posterior_prob_plus(y_t, x0, t, delta):

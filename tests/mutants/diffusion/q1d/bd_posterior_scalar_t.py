@@ -1,6 +1,7 @@
 """posterior_prob_plus uses the largest entry of a per-example t for the whole batch."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "its own t[b]"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_posterior_prob_plus = posterior_prob_plus

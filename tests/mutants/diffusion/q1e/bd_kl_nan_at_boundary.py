@@ -1,6 +1,7 @@
 """bernoulli_kl writes p log(p/q) + (1-p) log((1-p)/(1-q)) literally, giving nan at p = 0 or 1."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "0 * log 0 = 0"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def bernoulli_kl(p, q):

@@ -1,6 +1,7 @@
 """bernoulli_kl masks 0 log 0 with torch.where: right values, but nan gradients where p is 0 or 1."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "torch.xlogy"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def bernoulli_kl(p, q):

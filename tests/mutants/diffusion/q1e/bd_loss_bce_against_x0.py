@@ -1,6 +1,7 @@
 """diffusion_loss is binary cross-entropy against x0 for every t (ignores the smoothed target)."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "KL(posterior_prob_plus(y_t, x0, t, delta)"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def diffusion_loss(logits, y_t, x0, t, delta):

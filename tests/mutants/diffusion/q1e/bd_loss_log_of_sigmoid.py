@@ -1,6 +1,7 @@
 """diffusion_loss takes bernoulli_kl(p, sigmoid(logits)): overflows for confident logits."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "F.logsigmoid"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def diffusion_loss(logits, y_t, x0, t, delta):

@@ -1,6 +1,7 @@
 """diffusion_loss averages the per-pixel KL over pixels instead of summing it."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "mean over pixels"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def diffusion_loss(logits, y_t, x0, t, delta):

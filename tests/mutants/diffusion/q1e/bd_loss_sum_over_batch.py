@@ -1,6 +1,7 @@
 """diffusion_loss sums over the batch instead of averaging over it."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
+HINT = "average over the batch"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def diffusion_loss(logits, y_t, x0, t, delta):

@@ -1,6 +1,7 @@
 """alpha_bar accumulates in float32 and casts back, losing float64 precision."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "float32 precision"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def alpha_bar(betas):

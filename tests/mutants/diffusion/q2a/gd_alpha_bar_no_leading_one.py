@@ -1,6 +1,7 @@
 """alpha_bar returns the plain cumulative product (length T) without the leading ᾱ_0 = 1."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "leading 1"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def alpha_bar(betas):

@@ -1,6 +1,7 @@
 """q_sample ignores the generator when noise is None and draws from torch's global random state."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "generator=generator"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

@@ -1,6 +1,7 @@
 """q_sample always draws fresh noise, ignoring the noise argument."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "noise argument"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

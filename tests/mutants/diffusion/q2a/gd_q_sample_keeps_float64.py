@@ -1,6 +1,7 @@
 """q_sample multiplies by float64 schedule values without casting back: float32 x0 gives float64."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "keep x0's shape and dtype"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

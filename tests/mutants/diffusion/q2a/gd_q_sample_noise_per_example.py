@@ -1,6 +1,7 @@
 """q_sample (noise=None) draws one noise value per example and shares it across that example's coordinates."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "all its coordinates got the same noise value"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

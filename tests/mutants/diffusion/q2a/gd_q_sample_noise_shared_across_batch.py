@@ -1,6 +1,7 @@
 """q_sample (noise=None) draws noise of shape x0.shape[1:], so every example gets the same noise."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "independent noise for every example"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

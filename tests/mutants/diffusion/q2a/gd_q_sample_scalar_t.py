@@ -1,6 +1,7 @@
 """q_sample uses t[0] for every example of a per-example t."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "its own t[b]"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

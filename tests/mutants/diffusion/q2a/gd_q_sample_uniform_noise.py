@@ -1,6 +1,7 @@
 """q_sample draws uniform noise (torch.rand) instead of standard normal noise when noise is None."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "not torch.rand"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

@@ -1,6 +1,7 @@
 """q_sample scales x0 by ᾱ_t instead of sqrt(ᾱ_t)."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "sqrt(ᾱ_t)"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_sample(x0, t, betas, noise=None, generator=None):

@@ -1,6 +1,7 @@
 """Posterior mean with the seed's erratum: coefficient on x_t is sqrt(1-β_t)(1-ᾱ_t)/(1-ᾱ_t)."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "ᾱ_{t-1} in the numerator"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_posterior_mean_variance(x_t, x0, t, betas):

@@ -1,6 +1,7 @@
 """q_posterior_mean_variance returns float64 results for float32 inputs (schedule never cast back)."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "keep x_t's dtype"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_posterior = q_posterior_mean_variance

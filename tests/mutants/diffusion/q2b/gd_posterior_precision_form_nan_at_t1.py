@@ -1,6 +1,7 @@
 """Posterior from the precision form 1/β̃ = α_t/β_t + 1/(1-ᾱ_{t-1}): right for t >= 2, nan at t = 1."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "At t = 1"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_posterior_mean_variance(x_t, x0, t, betas):

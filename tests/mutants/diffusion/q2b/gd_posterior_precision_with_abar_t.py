@@ -1,6 +1,7 @@
 """Posterior from the precision form with the prior term 1/(1-ᾱ_t), sqrt(ᾱ_t) instead of ᾱ_{t-1}."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "ᾱ_{t-1}"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def q_posterior_mean_variance(x_t, x0, t, betas):

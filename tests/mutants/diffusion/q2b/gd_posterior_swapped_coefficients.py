@@ -1,6 +1,7 @@
 """Posterior mean puts the x0 coefficient on x_t and vice versa."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "swapped"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_posterior = q_posterior_mean_variance

@@ -1,6 +1,7 @@
 """q_posterior_mean_variance returns β_t as the variance instead of β̃_t (the seed's statement)."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "β̃_t"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_posterior = q_posterior_mean_variance

@@ -1,6 +1,7 @@
 """q_posterior_mean_variance returns the variance of a (B,) t with shape (B,), not broadcastable to x_t."""
 MODULE = "gaussian_diffusion"
 KIND = "mutant"
+HINT = "(B, 1, ..., 1)"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_posterior = q_posterior_mean_variance

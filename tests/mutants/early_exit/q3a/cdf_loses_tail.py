@@ -2,6 +2,7 @@
 the bulk, but the tiny tail probabilities of 3a-iii lose all relative accuracy."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "accurate in the lower tail"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def prob_final_nonpositive(M, k):

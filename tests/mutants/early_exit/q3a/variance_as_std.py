@@ -1,6 +1,7 @@
 """prob_final_nonpositive divides M by the variance 2^(1-k) instead of the standard deviation."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "standard deviation"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def prob_final_nonpositive(M, k):

@@ -1,6 +1,7 @@
 """prob_final_nonpositive uses variance 2^-k for the remaining sum (the sum starts one term late)."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "off by one in k"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def prob_final_nonpositive(M, k):

@@ -1,6 +1,7 @@
 """evaluate_early_exit swaps confidence_early and confidence_full."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "confidence_early"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_evaluate = evaluate_early_exit

@@ -2,6 +2,7 @@
 cumulative cost of everything an example leaving there has run."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "mac_ratio"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_evaluate = evaluate_early_exit

@@ -2,6 +2,7 @@
 statistics when the model is still in training mode)."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "eval mode"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_evaluate = evaluate_early_exit

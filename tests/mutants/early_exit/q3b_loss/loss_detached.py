@@ -2,6 +2,7 @@
 gradient reaches the logits."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "no gradient reaches the logits"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def early_exit_loss(exit_logits, targets, weights=None):

@@ -1,6 +1,7 @@
 """count_macs reports FLOPs (2 per multiply-add) as MACs."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "FLOPs reported as MACs"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def count_macs(module, example_input):

@@ -2,6 +2,7 @@
 example's confidence (and so runs the whole network for everyone)."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "final head"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_predict = EarlyExitResNet.predict

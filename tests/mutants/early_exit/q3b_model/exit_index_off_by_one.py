@@ -1,6 +1,7 @@
 """predict numbers the exits from 1 instead of 0."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "count exits from 0"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 _reference_predict = EarlyExitResNet.predict

@@ -2,6 +2,7 @@
 and reports it as the confidence."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "did you return a logit"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 @torch.no_grad()

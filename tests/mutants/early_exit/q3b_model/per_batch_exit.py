@@ -2,6 +2,7 @@
 threshold: the exit is decided per batch, not per example."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "per batch, not per example"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 @torch.no_grad()

@@ -2,6 +2,7 @@
 outputs (and the MAC ratio reported by evaluate_early_exit) are right, but nothing is saved."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "still-running examples"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 @torch.no_grad()

@@ -1,6 +1,7 @@
 """min_threshold_beating returns the largest beating threshold instead of the smallest."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "did you return the largest"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def min_threshold_beating(thresholds, accuracies, target_accuracy):

@@ -1,6 +1,7 @@
 """min_threshold_beating assumes sorted thresholds and returns the first beating one listed."""
 MODULE = "early_exit"
 KIND = "mutant"
+HINT = "any order"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def min_threshold_beating(thresholds, accuracies, target_accuracy):

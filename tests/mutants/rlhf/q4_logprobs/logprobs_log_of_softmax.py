@@ -1,6 +1,7 @@
 """sequence_log_probs takes log(softmax(...)), which underflows to -inf for large logits."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "log_softmax directly"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,6 +1,7 @@
 """sequence_log_probs averages over the counted tokens instead of summing them."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "you averaged over tokens"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

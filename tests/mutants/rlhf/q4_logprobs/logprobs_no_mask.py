@@ -1,6 +1,7 @@
 """sequence_log_probs counts the -100 positions (scored as token 0) instead of masking them."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "-100"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,6 +1,7 @@
 """sequence_log_probs shifts the logits by one position (as for a decoder-only LM) although they are already aligned."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "do not shift"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

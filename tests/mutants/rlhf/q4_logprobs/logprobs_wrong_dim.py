@@ -1,6 +1,7 @@
 """sequence_log_probs normalises with log_softmax over the sequence dimension instead of the vocabulary."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "vocabulary (last) dimension"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,6 +1,7 @@
 """policy_gradient_loss lets the gradient flow into the baseline (no detach)."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "Detach baseline"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,6 +1,7 @@
 """policy_gradient_loss ignores the baseline argument."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "baseline is being ignored"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

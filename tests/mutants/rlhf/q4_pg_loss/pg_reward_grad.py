@@ -1,6 +1,7 @@
 """policy_gradient_loss lets the gradient flow into the rewards (no detach)."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "Detach rewards"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

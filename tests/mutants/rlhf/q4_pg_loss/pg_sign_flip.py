@@ -1,6 +1,7 @@
 """policy_gradient_loss returns +mean((r - b) log p): gradient ascent on the loss, i.e. descent on the reward."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "sign is flipped"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

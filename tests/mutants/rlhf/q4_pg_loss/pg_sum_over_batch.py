@@ -1,6 +1,7 @@
 """policy_gradient_loss sums over the batch instead of averaging."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "mean over the batch"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

@@ -1,6 +1,7 @@
 """reward_model_loss computes log(sigmoid(d)), which is -inf for large negative margins."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "F.logsigmoid"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch

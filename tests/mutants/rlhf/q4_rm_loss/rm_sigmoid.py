@@ -1,6 +1,7 @@
 """reward_model_loss uses -sigmoid(d) instead of -log sigmoid(d)."""
 MODULE = "rlhf"
 KIND = "mutant"
+HINT = "without the log"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 import torch
