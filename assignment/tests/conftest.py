@@ -7,8 +7,6 @@ Gradescope autograder use). A test's parameters are filled by name: a module of 
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -21,7 +19,7 @@ for folder in (ROOT, HERE):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from otter_cases import SubmissionFiles, load_test_cases, seed_everything  # noqa: E402
+from otter_cases import load_test_cases, run_case, seed_of, student_message  # noqa: E402
 
 SEEDS = json.loads((HERE / "case_seeds.json").read_text())  # "file::function" -> the grader's seed
 
@@ -52,23 +50,13 @@ class OtterTestItem(pytest.Item):
         self.case = case
 
     def runtest(self):
-        seed_everything(SEEDS.get(f"{self.path.name}::{self.name}", 0))  # as the grader seeds it
-        kwargs = {}
-        for name in inspect.signature(self.case.test_func).parameters:
-            if name == "device":
-                kwargs[name] = "cpu"
-            elif name == "submission":
-                kwargs[name] = SubmissionFiles(ROOT)
-            else:
-                kwargs[name] = importlib.import_module(f"hw12.{name}")
-        self.case.test_func(**kwargs)
+        # seeded as the grader seeds it
+        run_case(self.case, seed_of(SEEDS, self.path.name, self.name), ROOT)
 
     def repr_failure(self, excinfo, style=None):
         exc = excinfo.value
-        if isinstance(exc, NotImplementedError):
-            return f"not implemented yet: {exc}"
-        if isinstance(exc, AssertionError):
-            return f"{self.path.name}::{self.name}\n{exc}"
+        if isinstance(exc, (NotImplementedError, AssertionError)):
+            return f"{self.path.name}::{self.name}\n{student_message(exc)}"
         return super().repr_failure(excinfo)
 
     def reportinfo(self):

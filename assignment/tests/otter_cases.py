@@ -13,6 +13,8 @@ filled by name: a module of the ``hw12`` package, ``submission`` (a ``Submission
 from __future__ import annotations
 
 import hashlib
+import importlib
+import inspect
 import json
 import random
 import sys
@@ -76,6 +78,38 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def seed_key(file_name: str, function: str) -> str:
+    """The key of a public case in the release's ``case_seeds.json``: ``"<file name>::<function>"``."""
+    return f"{file_name}::{function}"
+
+
+def seed_of(seeds: dict[str, int], file_name: str, function: str) -> int:
+    """A public case's seed from ``case_seeds.json``; 0 for a file the student added."""
+    return seeds.get(seed_key(file_name, function), 0)
+
+
+def run_case(case, seed: int, root: Path, device: str = "cpu", module=None) -> None:
+    """Run one case in this process, as the release's checks do: seed it with ``seed`` (the
+    grader's seed of the case), then call its function with each parameter filled by name:
+    ``device``, ``submission`` (the files under ``root``) or the module ``hw12.<name>`` (looked up
+    with ``module(name)``, by default a plain import). Raises what the case raises."""
+    module = module or (lambda name: importlib.import_module(f"hw12.{name}"))
+    seed_everything(seed)
+    fixed = {"device": device, "submission": SubmissionFiles(root)}
+    case.test_func(**{name: fixed[name] if name in fixed else module(name)
+                      for name in inspect.signature(case.test_func).parameters})
+
+
+def student_message(exc: BaseException) -> str:
+    """What a failed check tells the student, in one place for every front end."""
+    if isinstance(exc, NotImplementedError):
+        text = str(exc)
+        return text if "not implemented yet" in text else f"not implemented yet: {text}"
+    if isinstance(exc, AssertionError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class SubmissionError(ValueError):
