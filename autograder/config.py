@@ -77,7 +77,7 @@ class GradingConfig(_Strict):
     version: Literal[1]
     defaults: Defaults = Defaults()
     gradescope: Gradescope
-    release: Release
+    release: Release | None = None
     parts: dict[str, Part]
 
 

@@ -209,7 +209,7 @@ def build_release(root: Path, out: Path, tests_root: Path, public_files: list[Pa
         name, part = notebook_parts[nb.name]
         blocks = {BEFORE: before_you_start(part, todos[nb.name]), SUBMIT: submit_block(name, part)}
         emit(Path(nb.name), strip_notebook(nb.read_text(), nb.name, blocks,
-                                           cfg.release.colab_source))
+                                           cfg.release and cfg.release.colab_source))
     for f in sorted(public_files):
         emit(Path("tests") / f.name, f.read_text())
     # the local checks load and seed cases with the grader's own code

@@ -36,9 +36,10 @@ def todo_lines(todos: list[tuple[int, str]]) -> list[str]:
 
 def before_you_start(part, todos: list[tuple[int, str]]) -> str:
     """The notebook's "before you start" list: every graded question of the part, then its TODOs."""
-    lines = [f"**Before you start**, write the code of every question of this part in "
-             f"{_code_list([f'hw12/{m}.py' for m in part.modules])} (a check cell after each "
-             "question runs its public checks):", ""]
+    lines = [f"**Before you start**: this part grades the questions below, from your code in "
+             f"{_code_list([f'hw12/{m}.py' for m in part.modules])}"
+             + (f" and the {_code_list(part.data_files)} this notebook writes" if part.data_files
+                else "") + " (a check cell after each question runs its public checks):", ""]
     lines += [f"- {name}: {q.title} ({q.points:g} point{'' if q.points == 1 else 's'})"
               for name, q in part.questions.items()]
     if todos:
