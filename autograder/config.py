@@ -67,10 +67,17 @@ class Gradescope(_Strict):
     hidden_visibility: Literal["hidden", "after_due_date", "after_published"] = "after_published"
 
 
+class Release(_Strict):
+    colab_source: str = Field(pattern=r'^[^"\\\n]+$', description=(
+        "where the notebooks' setup cell fetches the homework on Google Colab: a zip of "
+        "assignment/ (https:// or file:// URL, or a path) or a folder, e.g. on Google Drive"))
+
+
 class GradingConfig(_Strict):
     version: Literal[1]
     defaults: Defaults = Defaults()
     gradescope: Gradescope
+    release: Release | None = None
     parts: dict[str, Part]
 
 

@@ -8,15 +8,13 @@ loaded, seeded and given their parameters as the grader's runner does (autograde
 from __future__ import annotations
 
 import argparse
-import importlib
-import inspect
 import sys
 import time
 import traceback
 from pathlib import Path
 
 from .config import load_config
-from .testfiles import SubmissionFiles, load_test_cases, seed_everything, substituted
+from .testfiles import load_test_cases, run_case
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +30,6 @@ def main(argv=None) -> int:
     pkg = Path(args.package_dir).resolve()
     sys.path.insert(0, str(pkg))
     _, cases = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
-    fixed = {"submission": SubmissionFiles(pkg), "device": args.device, "substituted": substituted}
     failed = 0
     loaded: dict = {}
     for case in cases[args.part]:
@@ -40,12 +37,9 @@ def main(argv=None) -> int:
             continue
         if case.file not in loaded:
             loaded[case.file] = {tc.test_func.__name__: tc for tc in load_test_cases(case.file)}
-        func = loaded[case.file][case.function].test_func
-        seed_everything(case.seed)
         t0 = time.perf_counter()
         try:
-            func(**{p: fixed[p] if p in fixed else importlib.import_module(f"hw12.{p}")
-                    for p in inspect.signature(func).parameters})
+            run_case(loaded[case.file][case.function], case.seed, pkg, args.device)
             status = "ok"
         except Exception as e:  # noqa: BLE001 - report every failure
             failed += 1

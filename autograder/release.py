@@ -1,8 +1,8 @@
 """The release generator: ``solutions/`` -> ``assignment/`` (stubs, notebooks, public tests, written).
 
 Solution blocks (``# BEGIN SOLUTION`` ... ``# END SOLUTION``) become stubs: their ``# HINT:`` lines
-survive as ``# TODO:`` lines, followed by ``raise NotImplementedError`` in modules and ``...`` in
-notebook cells. ``NAME = value  # SOLUTION`` becomes ``NAME = None  # TODO``. Output is a pure
+survive as ``# TODO:`` lines, followed by ``raise NotImplementedError`` (in a notebook cell, with
+"fill in the TODO in cell N: <what the cell computes>"). ``NAME = value  # SOLUTION`` becomes ``NAME = None  # TODO``. Output is a pure
 function of the inputs (sorted walks, no timestamps), so building twice changes nothing.
 """
 from __future__ import annotations
@@ -11,6 +11,9 @@ import json
 import re
 import shutil
 from pathlib import Path
+
+from .student_guide import (BEFORE, SUBMIT, TABLE, TODOS, before_you_start, fill_markers,
+                            notebook_todos, parts_table, set_colab_source, submit_block)
 
 BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
@@ -33,8 +36,37 @@ def _enclosing_def(lines: list[str], index: int, indent: str) -> str | None:
     return None
 
 
-def strip_code(text: str, where: str, notebook: bool = False) -> str:
-    """Replace solution blocks in Python source (a module or one notebook cell) by stubs."""
+def todo_label(source: str) -> str:
+    """What a notebook TODO cell computes, for students: the first sentence of its opening comment,
+    else of its hints (at most 100 characters)."""
+    lines = source.strip().splitlines()
+    opening = []
+    for line in lines:
+        if not line.startswith("#") or BEGIN.match(line) or HINT.match(line):
+            break
+        opening.append(line.lstrip("#").strip())
+    words = opening or [h.group(1) for h in map(HINT.match, lines) if h]
+    text = re.split(r"\.\s", " ".join(words) + " ")[0].strip().rstrip(".:")
+    return text if len(text) <= 100 else text[:99].rstrip() + "…"
+
+
+def todo_stop(cell: int, source: str) -> str:
+    """The message an unfilled notebook TODO cell stops with (``cell`` counts from 1)."""
+    label = todo_label(source)
+    return f"fill in the TODO in cell {cell}" + (f": {label}" if label else "")
+
+
+def todo_cells(notebook_text: str) -> list[tuple[int, str]]:
+    """(cell number from 1, label) of each code cell of a solution notebook that has a TODO."""
+    cells = json.loads(notebook_text).get("cells", [])
+    sources = ["".join(c.get("source", "")) for c in cells]
+    return [(n, todo_label(src)) for n, (c, src) in enumerate(zip(cells, sources), 1)
+            if c.get("cell_type") == "code" and any(BEGIN.match(x) for x in src.splitlines())]
+
+
+def strip_code(text: str, where: str, cell: int | None = None) -> str:
+    """Replace solution blocks in Python source by stubs: a module, or the notebook cell number
+    ``cell`` (counted from 1), which then stops with "fill in the TODO in cell N"."""
     src = text.splitlines()
     out: list[str] = []
     i = 0
@@ -65,8 +97,8 @@ def strip_code(text: str, where: str, notebook: bool = False) -> str:
         if i == len(src):
             raise MarkerError(f"{where}:{start + 1}: BEGIN SOLUTION without END SOLUTION")
         out.extend(f"{indent}# TODO: {h}" for h in hints)
-        if notebook:
-            out.append(f"{indent}...")
+        if cell is not None:
+            out.append(f"{indent}raise NotImplementedError({todo_stop(cell, text)!r})")
         else:
             func = _enclosing_def(src, start, indent) or "this part"
             module = Path(where).name
@@ -76,17 +108,21 @@ def strip_code(text: str, where: str, notebook: bool = False) -> str:
     return "\n".join(out) + ("\n" if text.endswith("\n") else "")
 
 
-def strip_notebook(text: str, where: str) -> str:
-    """Stub a notebook: code cells through strip_code, outputs and counts cleared."""
+def strip_notebook(text: str, where: str, blocks: dict[str, str] | None = None,
+                   colab_source: str | None = None) -> str:
+    """Stub a notebook: code cells through strip_code, outputs and counts cleared; Markdown marker
+    lines replaced by ``blocks`` and the setup cell given ``colab_source`` (student_guide.py)."""
     nb = json.loads(text)
     for n, cell in enumerate(nb.get("cells", [])):
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source
         if cell.get("cell_type") == "code":
-            source = strip_code(source, f"{where}[cell {n}]", notebook=True)
+            source = strip_code(source, f"{where}[cell {n + 1}]", cell=n + 1)
+            if colab_source is not None:
+                source = set_colab_source(source, colab_source)
             cell["outputs"], cell["execution_count"] = [], None
         elif cell.get("cell_type") == "markdown":
-            source = strip_markdown(source, f"{where}[cell {n}]")
+            source = fill_markers(strip_markdown(source, f"{where}[cell {n + 1}]"), blocks or {})
         cell["source"] = source
     return notebook_dumps(nb)
 
@@ -136,19 +172,21 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text)
 
 
-def public_case_seeds(root: Path, tests_root: Path) -> dict[str, int]:
+def public_case_seeds(cases) -> dict[str, int]:
     """Each public case's grading seed by ``"<file name>::<function>"``, for the local checks."""
-    from .config import load_config
+    from .testfiles import seed_key
 
-    _, cases = load_config(Path(root) / "grading_config.yaml", tests_root)
-    return {f"{c.file.name}::{c.function}": c.seed for part in cases.values() for c in part
+    return {seed_key(c.file.name, c.function): c.seed for part in cases.values() for c in part
             if c.visibility == "public"}
 
 
 def build_release(root: Path, out: Path, tests_root: Path, public_files: list[Path],
                   written: str | None) -> list[Path]:
     """Write the student release into ``out``; return the files written (relative paths)."""
+    from .config import load_config
+
     root, out = Path(root), Path(out)
+    cfg, cases = load_config(root / "grading_config.yaml", tests_root)
     solutions = root / "solutions"
     written_files: list[Path] = []
     keep = set()
@@ -165,17 +203,24 @@ def build_release(root: Path, out: Path, tests_root: Path, public_files: list[Pa
             emit(rel, strip_code(src.read_text(), str(rel)))
         else:
             emit(rel, src.read_text())
+    todos = {nb.name: todo_cells(nb.read_text()) for nb in sorted(solutions.glob("*.ipynb"))}
+    notebook_parts = {part.notebook: (name, part) for name, part in cfg.parts.items()}
     for nb in sorted(solutions.glob("*.ipynb")):
-        emit(Path(nb.name), strip_notebook(nb.read_text(), nb.name))
+        name, part = notebook_parts[nb.name]
+        blocks = {BEFORE: before_you_start(part, todos[nb.name]), SUBMIT: submit_block(name, part)}
+        emit(Path(nb.name), strip_notebook(nb.read_text(), nb.name, blocks,
+                                           cfg.release and cfg.release.colab_source))
     for f in sorted(public_files):
         emit(Path("tests") / f.name, f.read_text())
     # the local checks load and seed cases with the grader's own code
     emit(Path("tests") / "otter_cases.py", (Path(__file__).parent / "testfiles.py").read_text())
-    seeds = public_case_seeds(root, tests_root)
+    seeds = public_case_seeds(cases)
     emit(Path("tests") / "case_seeds.json", json.dumps(dict(sorted(seeds.items())), indent=1) + "\n")
+    readme = {TABLE: parts_table(cfg), TODOS: notebook_todos(cfg, todos)}
     for f in sorted((Path(__file__).parent / "release_files").rglob("*")):
         if f.is_file() and "__pycache__" not in f.parts:
-            emit(f.relative_to(Path(__file__).parent / "release_files"), f.read_text())
+            emit(f.relative_to(Path(__file__).parent / "release_files"),
+                 fill_markers(f.read_text(), readme))
     if written is not None:
         emit(Path("written") / "hw12_written.md", written)
     # remove anything stale (a deleted solution file must disappear from the release)

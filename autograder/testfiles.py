@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib
+import inspect
 import io
 import json
 import random
@@ -133,6 +135,29 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def seed_key(file_name: str, function: str) -> str:
+    """The key of a public case in the release's ``case_seeds.json``: ``"<file name>::<function>"``."""
+    return f"{file_name}::{function}"
+
+
+def seed_of(seeds: dict[str, int], file_name: str, function: str) -> int:
+    """A public case's seed from ``case_seeds.json``; 0 for a file the student added."""
+    return seeds.get(seed_key(file_name, function), 0)
+
+
+def run_case(case, seed: int, root: Path, device: str = "cpu", module=None) -> None:
+    """Run one case in this process, as the release's checks do: seed it with ``seed`` (the
+    grader's seed of the case), then call its function with each parameter filled by name:
+    ``device``, ``submission`` (the files under ``root``), ``substituted`` or the module
+    ``hw12.<name>`` (looked up with ``module(name)``, by default a plain import). Raises what the
+    case raises."""
+    module = module or (lambda name: importlib.import_module(f"hw12.{name}"))
+    seed_everything(seed)
+    fixed = {"device": device, "submission": SubmissionFiles(root), "substituted": substituted}
+    case.test_func(**{name: fixed[name] if name in fixed else module(name)
+                      for name in inspect.signature(case.test_func).parameters})
 
 
 class SubmissionError(ValueError):

@@ -85,25 +85,3 @@ def test_every_test_case_has_points_and_a_message_bearing_body():
         for name, points, hidden, _ in scanned:
             assert points > 0, f"{f}:{name}"
             assert hidden == (f.parent.name == "hidden"), f"{f}:{name} hidden flag vs folder"
-
-
-def test_student_export_uploads_what_each_part_grades(tmp_path):
-    """`python -m hw12.export <part>` zips exactly the files grading_config.yaml grades."""
-    import importlib.util
-    import zipfile
-
-    spec = importlib.util.spec_from_file_location("export", REPO / "solutions/hw12/export.py")
-    export = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(export)
-    cfg, _ = load_config(REPO / "grading_config.yaml", TESTS)
-    for name, part in cfg.parts.items():
-        expected = [f"hw12/{m}.py" for m in part.modules] + list(part.data_files)
-        assert export.PARTS[name] == expected, name
-        root = tmp_path / name
-        for rel in expected:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text("x = 1\n")
-        with zipfile.ZipFile(export.export(name, root)) as zf:
-            assert sorted(zf.namelist()) == sorted(expected)
-    with pytest.raises(FileNotFoundError, match="missing"):
-        export.export("rlhf", tmp_path / "empty")

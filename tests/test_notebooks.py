@@ -22,6 +22,7 @@ def execute(name: str, timeout: int, workdir: Path):
 
     shutil.copytree(REPO / "solutions" / "hw12", workdir / "hw12",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "assignment" / "tests", workdir / "tests")  # for the check cells
     nb = nbformat.read(REPO / "solutions" / name, as_version=4)
     env_before = dict(os.environ)
     os.environ.update(HW12_QUICK="1", PYTHONPATH=str(workdir))

@@ -146,8 +146,8 @@ def test_strip_code_turns_blocks_into_stubs():
     assert "    # TODO: square it." in out
     assert '    raise NotImplementedError("f: not implemented yet (hw12/m.py)")' in out
     assert "ANSWER = None  # TODO" in out
-    nb = strip_code("# BEGIN SOLUTION\ny = 1\n# END SOLUTION\n", "nb", notebook=True)
-    assert nb == "...\n"
+    nb = strip_code("# the answer\n# BEGIN SOLUTION\ny = 1\n# END SOLUTION\n", "nb", cell=4)
+    assert nb == "# the answer\nraise NotImplementedError('fill in the TODO in cell 4: the answer')\n"
 
 
 @pytest.mark.parametrize("src", [

@@ -13,22 +13,17 @@ import sys
 import zipfile
 from pathlib import Path
 
-# What each Gradescope assignment grades; kept equal to grading_config.yaml by the project's tests.
-PARTS = {
-    "diffusion": ["hw12/binary_diffusion.py", "hw12/gaussian_diffusion.py"],
-    "early_exit": ["hw12/early_exit.py", "early_exit_answers.json"],
-    "rlhf": ["hw12/rlhf.py", "submission_log.json"],
-}
+from hw12.parts import PARTS, zip_name
 
 
 def export(part: str, root: Path) -> Path:
     """Zip the files of ``part`` found under ``root``; raise FileNotFoundError naming any missing."""
-    files = PARTS[part]
+    files = PARTS[part]["files"]
     missing = [f for f in files if not (root / f).is_file()]
     if missing:
         raise FileNotFoundError(
             "missing " + ", ".join(missing) + " (run the part's notebook to the end first)")
-    out = root / f"hw12_{part}_submission.zip"
+    out = root / zip_name(part)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for f in files:
             zf.write(root / f, arcname=f)
@@ -45,7 +40,7 @@ def main(argv=None) -> int:
     except FileNotFoundError as e:
         print(f"cannot export {args.part}: {e}", file=sys.stderr)
         return 1
-    print(f"wrote {out}: upload it to the Gradescope assignment for {args.part}")
+    print(f"wrote {out}: upload it to \"{PARTS[args.part]['assignment']}\" on Gradescope")
     return 0
 
 

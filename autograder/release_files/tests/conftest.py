@@ -8,8 +8,6 @@ the tested one calls, so that each question is checked on its own).
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -22,8 +20,7 @@ for folder in (ROOT, HERE):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from otter_cases import (SubmissionFiles, load_test_cases, seed_everything,  # noqa: E402
-                         student_message, substituted)
+from otter_cases import load_test_cases, run_case, seed_of, student_message  # noqa: E402
 
 SEEDS = json.loads((HERE / "case_seeds.json").read_text())  # "file::function" -> the grader's seed
 
@@ -59,18 +56,8 @@ class OtterTestItem(pytest.Item):
         self.case = case
 
     def runtest(self):
-        seed_everything(SEEDS.get(f"{self.path.name}::{self.name}", 0))  # as the grader seeds it
-        kwargs = {}
-        for name in inspect.signature(self.case.test_func).parameters:
-            if name == "device":
-                kwargs[name] = "cpu"
-            elif name == "submission":
-                kwargs[name] = SubmissionFiles(ROOT)
-            elif name == "substituted":
-                kwargs[name] = substituted
-            else:
-                kwargs[name] = importlib.import_module(f"hw12.{name}")
-        self.case.test_func(**kwargs)
+        # seeded as the grader seeds it
+        run_case(self.case, seed_of(SEEDS, self.path.name, self.name), ROOT)
 
     def repr_failure(self, excinfo, style=None):
         """The student's own frames and the error, as the grader reports them: no test-runner
