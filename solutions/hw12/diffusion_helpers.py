@@ -12,15 +12,20 @@ import torch
 __all__ = ["uniform_like", "normal_like", "broadcast_per_example", "extract"]
 
 
+def _draw(sample, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """``sample(shape, generator=, device=, dtype=)`` (torch.rand or torch.randn) drawn on the
+    generator's device, with like's shape and floating dtype, moved to like's device."""
+    device = generator.device if generator is not None else like.device
+    return sample(like.shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
+
+
 def uniform_like(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Independent Uniform[0, 1) numbers, one per entry of ``like``.
 
     like: tensor of any shape; the result has its shape, floating dtype and device.
     generator: ``torch.Generator`` to draw from (on any device), or None for torch's default one.
     """
-    device = generator.device if generator is not None else like.device
-    u = torch.rand(like.shape, generator=generator, device=device, dtype=like.dtype)
-    return u.to(like.device)
+    return _draw(torch.rand, like, generator)
 
 
 def broadcast_per_example(values, like: torch.Tensor) -> torch.Tensor:
@@ -47,14 +52,8 @@ def broadcast_per_example(values, like: torch.Tensor) -> torch.Tensor:
 
 
 def normal_like(like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Independent N(0, 1) numbers, one per entry of ``like``.
-
-    like: tensor of any shape; the result has its shape, floating dtype and device.
-    generator: ``torch.Generator`` to draw from (on any device), or None for torch's default one.
-    """
-    device = generator.device if generator is not None else like.device
-    eps = torch.randn(like.shape, generator=generator, device=device, dtype=like.dtype)
-    return eps.to(like.device)
+    """Independent N(0, 1) numbers, one per entry of ``like``; arguments as for uniform_like."""
+    return _draw(torch.randn, like, generator)
 
 
 def extract(values: torch.Tensor, t, like: torch.Tensor) -> torch.Tensor:
