@@ -93,6 +93,7 @@ def test_student_notebooks_keep_todos_and_tags():
         assert all(not c.get("outputs") for c in student["cells"] if c["cell_type"] == "code")
 
 
+@pytest.mark.extended  # three trainings and every check cell (minutes on 2 busy cores): CI runs it after make test
 def test_early_exit_notebook_runs_in_quick_mode_and_writes_valid_answers(tmp_path):
     import sys
 

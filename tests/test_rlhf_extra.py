@@ -228,6 +228,7 @@ def test_one_policy_step_updates_the_policy(hw12):
 # ---------------------------------------------------------------------------------------------
 # reduced CPU run of the GPU-tier test
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.extended  # minutes of RL training on a CPU core: CI runs it after make test
 def test_q4_gpu_reduced_cpu_reference_passes_and_sign_flip_fails():
     ref = _module_from_source((SOL / "hw12" / "rlhf.py").read_text())
     assert _grade(ref, None, ["q4_gpu"]) == {}
