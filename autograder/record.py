@@ -32,9 +32,9 @@ RLHF_ENV = {"HW12_QUICK": "1"}  # the reference log is a quick-mode run
 
 
 def run_notebook(package_dir: Path, notebook: str, output: str, env: dict, timeout: int) -> dict:
-    """Execute ``package_dir/notebook`` next to a copy of ``package_dir/hw12``, with ``env`` set (and
-    MPLBACKEND=Agg, PYTHONPATH pointing at the copy); returns the parsed JSON file ``output`` it
-    wrote."""
+    """Execute ``package_dir/notebook`` next to a copy of ``package_dir/hw12`` and of the release's
+    ``tests/`` (for the check cells), with ``env`` set (and MPLBACKEND=Agg, PYTHONPATH pointing at
+    the copy); returns the parsed JSON file ``output`` it wrote."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -43,6 +43,9 @@ def run_notebook(package_dir: Path, notebook: str, output: str, env: dict, timeo
         shutil.copytree(Path(package_dir) / "hw12", work / "hw12",
                         ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(Path(package_dir) / notebook, work / notebook)
+        # the notebooks' check cells run the release's public checks (build writes them)
+        shutil.copytree(REPO / "assignment" / "tests", work / "tests",
+                        ignore=shutil.ignore_patterns("__pycache__"))
         backup = dict(os.environ)
         os.environ.update(env, MPLBACKEND="Agg", PYTHONPATH=str(work))
         try:

@@ -108,3 +108,27 @@ def test_early_exit_notebook_runs_in_quick_mode_and_writes_valid_answers(tmp_pat
     assert validate_answers(answers) == [] and consistency_problems(answers) == []
     assert answers["quick_mode"] is True
     assert answers["module_sha256"] == text_sha256((tmp_path / "hw12" / "early_exit.py").read_text())
+
+
+def test_recording_runs_the_notebooks_check_cells(tmp_path):
+    """`python -m autograder record` executes a notebook with its check cells: the run finds the
+    public checks (the RLHF notebook's set-up, import and first check cells, then a cell that writes
+    the output the recorder reads)."""
+    import shutil
+
+    import nbformat
+
+    from autograder.record import run_notebook
+
+    nb = nbformat.read(REPO / "solutions" / "hw12_rlhf.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    first_check = next(c for c in code if c.source.startswith("grader.check("))
+    writer = nbformat.v4.new_code_cell(
+        "import json\nresult = grader.check('q4_logprobs')\n"
+        "json.dump({'passed': result.passed, 'cases': len(result.cases)}, open('out.json', 'w'))")
+    nb.cells = code[:2] + [first_check, writer]
+    shutil.copytree(REPO / "solutions" / "hw12", tmp_path / "hw12",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    nbformat.write(nb, tmp_path / "mini.ipynb")
+    out = run_notebook(tmp_path, "mini.ipynb", "out.json", {"HW12_QUICK": "1"}, timeout=300)
+    assert out["passed"] is True and out["cases"] > 0, out
