@@ -31,12 +31,32 @@ EARLY_EXIT_SIZE = ({"HW12_QUICK": "0"},
 RLHF_ENV = {"HW12_QUICK": "1"}  # the reference log is a quick-mode run
 
 
+def execute_notebook(nb, cwd: Path, env: dict, timeout: int, allow_errors: bool = False):
+    """Execute the notebook ``nb`` (an nbformat node) in a fresh kernel started in ``cwd``, with the
+    environment variables ``env`` set for the kernel (a value of None removes that variable);
+    returns ``nb`` with its outputs. This process's environment is restored afterwards."""
+    from nbclient import NotebookClient
+
+    backup = dict(os.environ)
+    for name, value in env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                       resources={"metadata": {"path": str(cwd)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(backup)
+    return nb
+
+
 def run_notebook(package_dir: Path, notebook: str, output: str, env: dict, timeout: int) -> dict:
     """Execute ``package_dir/notebook`` next to a copy of ``package_dir/hw12`` and of the release's
     ``tests/`` (for the check cells), with ``env`` set (and MPLBACKEND=Agg, PYTHONPATH pointing at
     the copy); returns the parsed JSON file ``output`` it wrote."""
     import nbformat
-    from nbclient import NotebookClient
 
     with tempfile.TemporaryDirectory() as td:
         work = Path(td)
@@ -46,15 +66,8 @@ def run_notebook(package_dir: Path, notebook: str, output: str, env: dict, timeo
         # the notebooks' check cells run the release's public checks (build writes them)
         shutil.copytree(REPO / "assignment" / "tests", work / "tests",
                         ignore=shutil.ignore_patterns("__pycache__"))
-        backup = dict(os.environ)
-        os.environ.update(env, MPLBACKEND="Agg", PYTHONPATH=str(work))
-        try:
-            nb = nbformat.read(work / notebook, as_version=4)
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(work)}}).execute()
-        finally:
-            os.environ.clear()
-            os.environ.update(backup)
+        execute_notebook(nbformat.read(work / notebook, as_version=4), work,
+                         {**env, "MPLBACKEND": "Agg", "PYTHONPATH": str(work)}, timeout)
         return json.loads((work / output).read_text())
 
 

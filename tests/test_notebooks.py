@@ -3,7 +3,6 @@ their figures; the student versions in assignment/ keep the TODO cells and the o
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,23 +16,17 @@ def execute(name: str, timeout: int, workdir: Path):
     """Run solutions/<name> in ``workdir`` (a copy with hw12/), so its outputs land there."""
     import shutil
 
-    import nbclient
     import nbformat
+
+    from autograder.record import execute_notebook
 
     shutil.copytree(REPO / "solutions" / "hw12", workdir / "hw12",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "assignment" / "tests", workdir / "tests")  # for the check cells
     nb = nbformat.read(REPO / "solutions" / name, as_version=4)
-    env_before = dict(os.environ)
-    os.environ.update(HW12_QUICK="1", PYTHONPATH=str(workdir))
-    os.environ.pop("MPLBACKEND", None)  # the kernel's inline backend captures the figures
-    try:
-        nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(workdir)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
-    return nb
+    # no MPLBACKEND: the kernel's inline backend captures the figures
+    return execute_notebook(nb, workdir, {"HW12_QUICK": "1", "PYTHONPATH": str(workdir),
+                                          "MPLBACKEND": None}, timeout)
 
 
 def images(cell) -> int:

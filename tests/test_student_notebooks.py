@@ -7,7 +7,6 @@ check cells, not their training cells."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -55,19 +54,13 @@ def _release_copy(dest: Path, reference: bool) -> Path:
 
 def _run(cells: list[str], cwd: Path, env: dict[str, str] | None = None, allow_errors=False):
     """Execute code cells in a fresh kernel in ``cwd``; the executed notebook."""
-    import nbclient
     import nbformat
 
+    from autograder.record import execute_notebook
+
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in cells])
-    before = dict(os.environ)
-    os.environ.update({"MPLBACKEND": "Agg", **(env or {})})
-    try:
-        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=allow_errors,
-                                resources={"metadata": {"path": str(cwd)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(before)
-    return nb
+    return execute_notebook(nb, cwd, {"MPLBACKEND": "Agg", **(env or {})}, timeout=300,
+                            allow_errors=allow_errors)
 
 
 def _text(cell) -> str:
