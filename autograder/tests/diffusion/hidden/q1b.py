@@ -58,6 +58,35 @@ def test_t0_rows_are_identity_and_t_is_per_example(binary_diffusion):
     assert torch.equal(y, x0), "sample_forward(x0, t=0, delta) must return x0 unchanged (survival probability 1 at t = 0)."
 
 
+@test_case(points=0.5, hidden=True, failure_message=(
+    "This test calls sample_forward with t = 10**12: sample Y_t in one shot with at most two coins "
+    "per pixel, never by simulating the t steps."))
+@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
+def test_one_shot_for_huge_t(binary_diffusion):
+    """t = 10**12 returns at once (no loop over the t steps) with fair-coin pixels.
+
+    No timing is measured: a one-shot sampler answers in milliseconds, while simulating 10**12
+    steps cannot finish under any machine's time limit, so the case's limit (a backstop) stops it.
+    The count of +1 pixels is checked against an exact Binomial(1000, 1/2) region at level 1e-6
+    (false-fail probability <= 1e-6).
+    """
+    import torch
+
+    from autograder.testlib.stats import FALSE_FAIL, binomial_region
+
+    x0 = torch.ones(2, 500)
+    y = binary_diffusion.sample_forward(x0, 10 ** 12, 0.1, generator=torch.Generator().manual_seed(8))
+    plus = int((torch.as_tensor(y) == 1).sum())
+    lo, hi = binomial_region(1000, 0.5, FALSE_FAIL)
+    assert lo <= plus <= hi, (
+        f"sample_forward(all-ones x0, t=10**12, delta=0.1) has {plus} of 1000 pixels equal to +1; after "
+        f"so many steps every pixel is a fair coin (expected about 500, region [{lo}, {hi}]).")
+    y2 = binary_diffusion.sample_forward(x0, torch.tensor([10 ** 12, 0]), 0.1,
+                                         generator=torch.Generator().manual_seed(9))
+    assert torch.equal(torch.as_tensor(y2)[1], x0[1]), (
+        "with t = tensor([10**12, 0]) example 1 (t = 0) must come back unchanged.")
+
+
 @test_case(points=0.75, hidden=True)
 @with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
 def test_marginals_per_example(binary_diffusion):
@@ -183,32 +212,3 @@ def test_uses_generator(binary_diffusion):
     assert not torch.equal(torch.as_tensor(a), torch.as_tensor(c)), (
         "generators with different seeds gave the same sample: the generator argument is not used.")
     assert torch.as_tensor(a).dtype == torch.float64, "sample_forward must keep x0's dtype (float64 here)."
-
-
-@test_case(points=0.5, hidden=True, failure_message=(
-    "This test calls sample_forward with t = 10**12: sample Y_t in one shot with at most two coins "
-    "per pixel, never by simulating the t steps."))
-@with_correct("binary_diffusion", "survival_prob", survival_prob_stand_in)
-def test_one_shot_for_huge_t(binary_diffusion):
-    """t = 10**12 returns at once (no loop over the t steps) with fair-coin pixels.
-
-    No timing is measured: a one-shot sampler answers in milliseconds, while simulating 10**12
-    steps cannot finish under any machine's time limit, so the case's limit (a backstop) stops it.
-    The count of +1 pixels is checked against an exact Binomial(1000, 1/2) region at level 1e-6
-    (false-fail probability <= 1e-6).
-    """
-    import torch
-
-    from autograder.testlib.stats import FALSE_FAIL, binomial_region
-
-    x0 = torch.ones(2, 500)
-    y = binary_diffusion.sample_forward(x0, 10 ** 12, 0.1, generator=torch.Generator().manual_seed(8))
-    plus = int((torch.as_tensor(y) == 1).sum())
-    lo, hi = binomial_region(1000, 0.5, FALSE_FAIL)
-    assert lo <= plus <= hi, (
-        f"sample_forward(all-ones x0, t=10**12, delta=0.1) has {plus} of 1000 pixels equal to +1; after "
-        f"so many steps every pixel is a fair coin (expected about 500, region [{lo}, {hi}]).")
-    y2 = binary_diffusion.sample_forward(x0, torch.tensor([10 ** 12, 0]), 0.1,
-                                         generator=torch.Generator().manual_seed(9))
-    assert torch.equal(torch.as_tensor(y2)[1], x0[1]), (
-        "with t = tensor([10**12, 0]) example 1 (t = 0) must come back unchanged.")
