@@ -58,10 +58,14 @@ def test_sample_forward_shape_dtype_device_and_t0(binary_diffusion, substituted)
 
 @test_case(points=0.5, hidden=False)
 def test_sample_forward_marginal_and_generator(binary_diffusion, substituted):
-    """The fraction of unchanged pixels is close to (1 + (1 - 2*delta)^t) / 2.
+    """The fraction of unchanged pixels is close to (1 + (1 - 2*delta)^t) / 2, and the changed
+    pixels take both values (each pixel has its own coins).
 
-    Hoeffding's inequality, P(|mean - p| >= h) <= 2 exp(-2 n h^2), bounds the chance that a correct
-    sampler fails each of the two checks at 5e-7 (false-fail probability <= 1e-6 for this test).
+    x0 has random signs, so the changed pixels of a correct sampler (each is -x0) show both values.
+    Hoeffding's inequality, P(|mean - p| >= h) <= 2 exp(-2 n h^2), bounds the chance that a correct sampler fails
+    each of the two fraction checks at 5e-7 (false-fail probability <= 1e-6 for this test); the
+    shared-coin check fails a correct sampler only if its thousands of changed pixels all sit where x0
+    has the same sign (probability below 2^-1000).
     """
     import math
 
@@ -69,16 +73,22 @@ def test_sample_forward_marginal_and_generator(binary_diffusion, substituted):
 
     n = 40000
     half_width = math.sqrt(math.log(2 / 5e-7) / (2 * n))  # about 0.0138
-    x0 = torch.ones(1, n)
+    signs = torch.rand(1, n, generator=torch.Generator().manual_seed(40))
+    x0 = torch.where(signs < 0.5, 1.0, -1.0)
     for t, delta in ((3, 0.1), (20, 0.02)):
         g = torch.Generator().manual_seed(1234 + t)
-        y = _sample_forward(binary_diffusion, substituted, x0, t, delta, generator=g)
+        y = torch.as_tensor(_sample_forward(binary_diffusion, substituted, x0, t, delta, generator=g))
+        changed = y[y != x0] if y.shape == x0.shape else y.new_zeros(0)
+        assert changed.unique().numel() != 1, (
+            f"sample_forward(x0 of random signs, shape (1, {n}), t={t}, delta={delta}): every changed "
+            f"pixel became {float(changed[0]):+.0f}, so the coins are shared: each pixel needs its own "
+            "independent coins (draw the uniforms with x0's full shape).")
         frac_same = float((y == x0).double().mean())
         want = (1 + (1 - 2 * delta) ** t) / 2
         hint = ""
-        if torch.as_tensor(y).unique().numel() == 1:
-            hint = (" Every pixel came out the same, so the coins are shared: each pixel needs its own "
-                    "independent coins (draw the uniforms with x0's full shape).")
+        if frac_same in (0.0, 1.0):
+            hint = (" All pixels stayed or all changed together, so the coins are shared: each "
+                    "pixel needs its own independent coins (draw the uniforms with x0's full shape).")
         elif abs(frac_same - (1 - delta) ** t - (1 - (1 - delta) ** t) / 2) < half_width:
             hint = " It matches survival (1 - delta)^t: a pixel is replaced with probability 2*delta per step."
         elif abs(frac_same - (1 - 2 * delta) ** t) < half_width:
@@ -87,8 +97,8 @@ def test_sample_forward_marginal_and_generator(binary_diffusion, substituted):
         elif abs(frac_same - max(0.0, 1 - t * delta)) < half_width:
             hint = " It matches a single flip with probability t*delta; flips over t steps do not add up."
         assert abs(frac_same - want) < half_width, (
-            f"sample_forward(ones, t={t}, delta={delta}): {frac_same:.4f} of the pixels are unchanged, "
-            f"expected about {want:.4f} (+- {half_width:.4f})." + hint)
+            f"sample_forward(x0 of random signs, t={t}, delta={delta}): {frac_same:.4f} of the pixels "
+            f"are unchanged, expected about {want:.4f} (+- {half_width:.4f})." + hint)
     g1 = torch.Generator().manual_seed(7)
     g2 = torch.Generator().manual_seed(7)
     a = _sample_forward(binary_diffusion, substituted, x0[:, :2000], 5, 0.1, generator=g1)
