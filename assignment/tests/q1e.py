@@ -58,6 +58,12 @@ def test_diffusion_loss_at_t1_is_bce(binary_diffusion, substituted):
         hint = " It equals the mean over pixels; the loss SUMS over pixels (and averages over the batch)."
     elif abs(float(got) - 2 * want) < 1e-4:
         hint = " It equals the sum over the batch; average over the batch (dim 0) instead."
+    elif 4.39 < float(got) < 47.2 or float(got) == float("inf"):
+        # KL(sigmoid(logits) || target), the target clamped to [eps, 1 - eps]: 4.398 for eps = 1e-2,
+        # 17.54 for 1e-6, 47.17 for 1e-15, infinite unclamped
+        hint = (" A value this large is what KL(sigmoid(logits) || target) gives, with the target "
+                "clamped away from 0 and 1: the arguments are reversed. The loss is KL(target || "
+                "model), which at t = 1 is the binary cross-entropy.")
     assert abs(float(got) - want) < 1e-4, (
         f"diffusion_loss at t = 1 returned {float(got):.6f}, expected {want:.6f} (binary cross-entropy "
         "of sigmoid(logits) against (1 + x0) / 2, summed over pixels, averaged over the batch)." + hint)

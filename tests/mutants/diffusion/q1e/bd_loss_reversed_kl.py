@@ -1,7 +1,7 @@
 """diffusion_loss uses KL(model || target) instead of KL(target || model)."""
 MODULE = "binary_diffusion"
 KIND = "mutant"
-HINT = "binary cross-entropy"
+HINT = "the arguments are reversed"
 
 # ---- code below is appended to the reference module (later definitions win) ----
 def diffusion_loss(logits, y_t, x0, t, delta):
