@@ -6,8 +6,9 @@
    points on its question and on no other: one that also loses points elsewhere is reported as
    charged twice (a test of that other question must give the student's function a correct callee:
    ``autograder.testlib.with_correct``). Every alternative (a different but correct implementation)
-   keeps full marks. Both are graded on every CPU-tier question that calls the module they change
-   (the GPU tier's logic is validated on the reference and the stubs, in its reduced CPU version).
+   keeps full marks. Both are graded on every question that calls the module they change, the GPU
+   tier's included (in its reduced CPU version: the GPU tier grades only what the device adds, so
+   a mutant must not lose points there either).
    The bank's format and its one parser: autograder/mutants.py.
 """
 from __future__ import annotations
@@ -103,7 +104,7 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
         return f"stubs {part}", (f"points on {bad}: {s}" if bad else None)
 
     def check_variant(v: Variant):
-        questions = {c.question for c in cases[v.part] if v.module in c.params and c.tier == "cpu"}
+        questions = {c.question for c in cases[v.part] if v.module in c.params}
         with tempfile.TemporaryDirectory() as tmp:
             s = grade(make_upload(repo, v, Path(tmp) / "sub"), v.part, questions)
         if v.kind == "alternative":

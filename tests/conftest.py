@@ -1,6 +1,7 @@
 """Shared fixtures: a throwaway grading root with its own config, and graded-upload helpers."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -11,6 +12,14 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # make test runs several workers on the machine's cores: torch's own threads in each (and in
+    # the notebook kernels they start) would oversubscribe the cores, slowing small ops many times
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def make_root(tmp: Path, edit=None) -> Path:

@@ -173,8 +173,8 @@ def question_scores(part: str, failed: dict, questions) -> dict:
 
 
 def variant_problem(part: str, path: Path, submission_for) -> str | None:
-    """What is wrong with the mutant-bank file ``path`` graded in-process on every CPU-tier
-    question of ``part`` that calls its module, as ``validate`` judges it (a mutant loses points on
+    """What is wrong with the mutant-bank file ``path`` graded in-process on every question of
+    ``part`` that calls its module (the GPU tier in its reduced CPU version), as ``validate`` judges it (a mutant loses points on
     its question and on no other, an alternative on none); None if nothing is.
     ``submission_for(source)`` gives the uploaded files for the module's source text."""
     from autograder.config import load_config
@@ -183,7 +183,7 @@ def variant_problem(part: str, path: Path, submission_for) -> str | None:
     variant, source = variant_source(path)
     _, scheduled = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
     questions = sorted({c.question for c in scheduled[part]
-                        if variant.module in c.params and c.tier == "cpu"})
+                        if variant.module in c.params})
     failed = grade(part, variant.module, module_from_source(source, variant.module),
                    submission_for(source), questions)
     if variant.kind == "mutant":

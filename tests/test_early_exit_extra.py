@@ -11,8 +11,9 @@
   lose only q3b_answers, with a message that names the problem;
 * predict: the saving is real (later stages see fewer examples), and its outputs agree with an
   example-by-example loop;
-* the reduced CPU run of the GPU-tier test (q3b_gpu) passes for the reference and fails for a
-  predict that runs every stage for every example.
+* the reduced CPU run of the GPU-tier test (q3b_gpu) passes for the reference, fails for stubs,
+  does not charge a predict that is wrong on the CPU as well, and fails one that is not
+  reproducible.
 """
 from __future__ import annotations
 
@@ -246,10 +247,32 @@ def test_only_q3b_answers_reads_the_answers_file():
 # ---------------------------------------------------------------------------------------------
 # reduced CPU run of the GPU-tier test
 # ---------------------------------------------------------------------------------------------
-def test_q3b_gpu_reduced_cpu_reference_passes_and_all_blocks_predict_fails():
+STATEFUL_PREDICT = """
+_calls = [0]
+
+
+class EarlyExitResNet(EarlyExitResNet):
+    @torch.no_grad()
+    def predict(self, x, threshold):
+        _calls[0] += 1  # a hidden state that changes the answer from the second call on
+        p, e, c = super().predict(x, threshold)
+        return (p + _calls[0] - 1) % self.num_classes, e, c
+"""
+
+
+def test_q3b_gpu_reduced_cpu_grades_only_what_the_device_adds():
+    """Reference passes; stubs score zero; a predict wrong alike everywhere (q3b_model's mutant) is
+    not charged again; one whose answer is not reproducible between two runs of the same model
+    (what a device dependence looks like on the CPU) fails the agreement check."""
+    messages = {}
     assert _grade(inprocess.reference_source("early_exit"), ["q3b_gpu"]) == {}
-    _, bad = inprocess.variant_source(BANK / "early_exit" / "q3b_model" / "predict_runs_all_blocks.py")
-    assert "q3b_gpu" in _grade(bad, ["q3b_gpu"])
+    stub = inprocess.stub_source(inprocess.reference_source("early_exit"), "early_exit")
+    assert "q3b_gpu" in _grade(stub, ["q3b_gpu"])
+    _, all_blocks = inprocess.variant_source(BANK / "early_exit" / "q3b_model" / "predict_runs_all_blocks.py")
+    assert _grade(all_blocks, ["q3b_gpu"]) == {}
+    stateful = inprocess.reference_source("early_exit") + STATEFUL_PREDICT
+    assert "q3b_gpu" in _grade(stateful, ["q3b_gpu"], messages=messages)
+    assert "agrees with your predict on the CPU" in str(messages), messages
 
 
 def test_offline_data_is_the_default():

@@ -6,8 +6,9 @@
 * the hidden tests read the log schema students get, and the reference log
   (solutions/submission_log.json) is valid, consistent and hashes the reference rlhf.py;
 * the given code: corpus, quality score, labeller statistics, config, one policy step;
-* the reduced CPU run of the GPU-tier test (q4_gpu) passes for the reference and fails for a
-  sign-flipped policy gradient.
+* the reduced CPU run of the GPU-tier test (q4_gpu) passes for the reference, fails for stubs,
+  does not charge a mistake of another question again, and fails a function that is not
+  reproducible.
 """
 from __future__ import annotations
 
@@ -228,13 +229,29 @@ def test_one_policy_step_updates_the_policy(hw12):
 # ---------------------------------------------------------------------------------------------
 # reduced CPU run of the GPU-tier test
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.extended  # minutes of RL training on a CPU core: CI runs it after make test
-def test_q4_gpu_reduced_cpu_reference_passes_and_sign_flip_fails():
-    ref = _module_from_source((SOL / "hw12" / "rlhf.py").read_text())
-    assert _grade(ref, None, ["q4_gpu"]) == {}
+STATEFUL_LOGPROBS = """
+_calls = [0]
+_sequence_log_probs = sequence_log_probs
+
+
+def sequence_log_probs(logits, labels):
+    _calls[0] += 1  # a hidden state that changes the answer from the second call on
+    return _sequence_log_probs(logits, labels) * (1.0 + 0.01 * (_calls[0] - 1))
+"""
+
+
+def test_q4_gpu_reduced_cpu_grades_only_what_the_device_adds():
+    """Reference passes; stubs score zero; a sign-flipped policy gradient (q4_pg_loss's mutant) is
+    not charged again; a function whose answer is not reproducible between two calls on the same
+    inputs (what a device dependence looks like on the CPU) fails."""
+    reference = (SOL / "hw12" / "rlhf.py").read_text()
+    assert _grade(_module_from_source(reference), None, ["q4_gpu"]) == {}
+    stub = _module_from_source(inprocess.stub_source(reference, "rlhf"))
+    assert "q4_gpu" in _grade(stub, None, ["q4_gpu"])
     _, flip = inprocess.variant_source(BANK / "rlhf" / "q4_pg_loss" / "pg_sign_flip.py")
-    bad = _module_from_source(flip)
-    assert "q4_gpu" in _grade(bad, None, ["q4_gpu"])
+    assert _grade(_module_from_source(flip), None, ["q4_gpu"]) == {}
+    stateful = _module_from_source(reference + STATEFUL_LOGPROBS)
+    assert "q4_gpu" in _grade(stateful, None, ["q4_gpu"])
 
 
 def test_network_paths_are_off_by_default(hw12):

@@ -1,13 +1,26 @@
-"""Q3b (GPU tier): train the submitted early-exit model for a fixed number of steps and check that
-early exit keeps accuracy, cuts MACs and saves wall-clock time on the grading device.
+"""Q3b (GPU tier): your early-exit inference on the grading device.
 
-Nothing here depends on the machine's speed: training runs a fixed number of epochs (no time cap;
-the case's time limit is only a backstop), and the wall-clock check compares two timings taken in
-the same run, interleaved, as a ratio with a wide margin.
+The GPU tier grades only what the device adds. What ``predict``, ``early_exit_loss``,
+``count_macs`` and ``evaluate_early_exit`` compute is graded on the CPU (q3b_model, q3b_loss,
+q3b_macs, q3b_eval), so a mistake there is not charged again here (each question on its own):
+
+1. The grader trains a reference network with the given training code and the correct early-exit
+   loss, for a fixed number of epochs on the device (none of your code runs), and loads its weights
+   into your ``EarlyExitResNet``.
+2. Your ``predict`` on device inputs keeps its outputs on that device and gives the same exits and
+   predictions as your ``predict`` on the CPU (on at least 99% of the examples: floating-point
+   differences between devices may move a confidence across the threshold).
+3. Early exit saves wall-clock time on the device in proportion to the work your ``predict`` skips:
+   the promised saving is computed from your own predict's stage counts (the examples each stage
+   processed), so a predict that skips no work is promised no saving here (q3b_model grades that).
+   Two timings taken in the same run, interleaved, are compared as a ratio with a wide margin;
+   nothing depends on the machine's speed. Only on CUDA: CPU machines are shared and noisy.
+
+A ``predict`` that is not implemented scores zero here. One that raises the same error on the CPU
+is graded by q3b_model, not here.
 
 With ``device == "cuda"`` this is the full check. With ``device == "cpu"`` the same logic runs at a
-reduced size on easier data (a few seconds), so CI exercises it without a GPU. There the saving is
-checked by counting the examples each stage processed; the wall-clock ratio runs only on CUDA.
+reduced size on easier data (a few seconds), so CI exercises it without a GPU.
 """
 from otter.test_files import test_case
 
@@ -15,15 +28,70 @@ OK_FORMAT = False
 name = "q3b_gpu"
 points = None
 
-# size, steps and floors per device; floors sit about 0.1 below what the reference reaches
+# size and training per device (the training is the grader's, with the given code)
 SETTINGS = {
     "cuda": dict(n_train=20000, n_val=4096, max_difficulty=1.0, widths=(16, 32, 64), blocks=2,
-                 epochs=8, batch=128, eval_batch=1024, lr=0.1, floor=0.40,
-                 threshold=0.5, max_mac_ratio=0.9, saving_share=0.1, timing_rounds=9),
+                 epochs=8, batch=128, eval_batch=1024, lr=0.1, threshold=0.5, saving_share=0.1,
+                 timing_rounds=9),
     "cpu": dict(n_train=1500, n_val=1024, max_difficulty=0.4, widths=(8, 16, 32), blocks=1,
-                epochs=3, batch=64, eval_batch=256, lr=0.05, floor=0.35,
-                threshold=0.5, max_mac_ratio=0.9, saving_share=0.1, timing_rounds=9),
+                epochs=3, batch=64, eval_batch=256, lr=0.05, threshold=0.5, saving_share=0.1,
+                timing_rounds=9),
 }
+MIN_AGREEMENT = 0.99  # share of examples whose exit and prediction match between device and CPU
+
+
+def _exit_loss(exit_logits, targets, weights=None):
+    """The correct early-exit loss (differentiable): sum over exits of w_k * mean cross-entropy."""
+    import torch.nn.functional as F
+
+    w = [1.0] * len(exit_logits) if weights is None else list(weights)
+    return sum(wk * F.cross_entropy(z, targets) for wk, z in zip(w, exit_logits))
+
+
+_SETTING: dict = {}  # device -> (validation images, weights, network): built once per grading process
+
+
+def _setting(s, device):
+    """Validation images (n_val, 3, 32, 32), and the weights (a state dict) and network of a
+    MultiExitResNet (given code) trained by the grader with the correct loss, on the CPU."""
+    import torch
+
+    from autograder.testlib.early_exit_oracles import shapes10
+    if str(device) not in _SETTING:
+        g = torch.Generator().manual_seed(2024)
+        xtr, ytr, _ = shapes10(s["n_train"], seed=101,
+                               difficulty=torch.rand(s["n_train"], generator=g) * s["max_difficulty"])
+        xva, _, _ = shapes10(s["n_val"], seed=102,
+                             difficulty=torch.rand(s["n_val"], generator=g) * s["max_difficulty"])
+        ref = _reference_model(s, device, xtr, ytr)
+        _SETTING[str(device)] = (xva, {k: v.detach().clone() for k, v in ref.state_dict().items()}, ref)
+    return _SETTING[str(device)]
+
+
+def _reference_model(s, device, xtr, ytr):
+    """A MultiExitResNet (given code) trained by the grader with the correct loss; on the CPU."""
+    from hw12 import early_exit_models, early_exit_training  # the release's given code
+
+    ref = early_exit_models.MultiExitResNet(num_classes=10, widths=s["widths"],
+                                            blocks_per_stage=s["blocks"])
+    early_exit_training.train(
+        ref, early_exit_training.Batches(xtr, ytr, s["batch"], device=device, shuffle=True, seed=0),
+        {"device": str(device), "epochs": s["epochs"], "lr": s["lr"], "progress": False,
+         "max_train_seconds": 0, "seed": 0},  # 0: no wall-clock cap, a fixed number of steps
+        exit_loss=_exit_loss)
+    return ref.cpu().eval()
+
+
+def _stage_macs(ref, x1):
+    """MACs of stage i with its head, for one example: cumulative MACs of exit i minus exit i-1."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cumulative = []
+    for i in range(ref.num_exits):
+        with FlopCounterMode(display=False) as counter:
+            ref.exits_up_to(i)(x1)
+        cumulative.append(counter.get_total_flops() / 2)
+    return [c - (cumulative[i - 1] if i else 0.0) for i, c in enumerate(cumulative)]
 
 
 def _interleaved_best_seconds(fns, rounds):
@@ -39,80 +107,71 @@ def _interleaved_best_seconds(fns, rounds):
     return best
 
 
+def _not_implemented(exc) -> bool:
+    return "NotImplementedError" in f"{type(exc).__name__} {getattr(exc, 'type_name', '')}"
+
+
 @test_case(points=4, hidden=True)
-def test_train_evaluate_and_time_on_device(early_exit, device):
+def test_predict_on_the_device(early_exit, device):
     import torch
 
-    from autograder.testlib.early_exit_oracles import shapes10
-    s = SETTINGS["cuda" if str(device).startswith("cuda") else "cpu"]
-    g = torch.Generator().manual_seed(2024)
-    xtr, ytr, _ = shapes10(s["n_train"], seed=101,
-                           difficulty=torch.rand(s["n_train"], generator=g) * s["max_difficulty"])
-    xva, yva, _ = shapes10(s["n_val"], seed=102,
-                           difficulty=torch.rand(s["n_val"], generator=g) * s["max_difficulty"])
+    on_cuda = str(device).startswith("cuda")
+    s = SETTINGS["cuda" if on_cuda else "cpu"]
+    xva, state, ref = _setting(s, device)
 
-    model = early_exit.EarlyExitResNet(num_classes=10, widths=s["widths"], blocks_per_stage=s["blocks"])
-    train_batches = early_exit.Batches(xtr, ytr, s["batch"], device=device, shuffle=True, seed=0)
-    history = early_exit.train(model, train_batches, {
-        "device": str(device), "epochs": s["epochs"], "lr": s["lr"], "progress": False,
-        "max_train_seconds": 0, "seed": 0})  # 0: no wall-clock cap, a fixed number of steps
-    losses = [float(v) for v in history["loss"]]
-    k = max(1, len(losses) // 10)
-    assert sum(losses[-k:]) / k < 0.9 * sum(losses[:k]) / k, (
-        f"training with early_exit_loss did not lower the loss (first steps {sum(losses[:k]) / k:.3f}, "
-        f"last steps {sum(losses[-k:]) / k:.3f}); check early_exit_loss's gradient")
+    def student_model(where):
+        model = early_exit.EarlyExitResNet(num_classes=10, widths=s["widths"],
+                                           blocks_per_stage=s["blocks"])
+        model.load_state_dict(state)
+        model.to(where)
+        model.eval()
+        return model
 
-    val = early_exit.Batches(xva, yva, s["eval_batch"], device=device)
-    full = early_exit.evaluate_early_exit(model, val, 2.0)
-    early = early_exit.evaluate_early_exit(model, val, s["threshold"])
-    assert float(full["accuracy"]) >= s["floor"], (
-        f"after the fixed training budget the final exit reaches accuracy {float(full['accuracy']):.3f}, "
-        f"below the floor {s['floor']}")
-    assert float(early["accuracy"]) >= float(full["accuracy"]) - 0.1, (
-        f"at threshold {s['threshold']} early exit costs too much accuracy "
-        f"({float(early['accuracy']):.3f} vs {float(full['accuracy']):.3f} for the full model)")
-    ratio = float(early["mac_ratio"])
-    assert ratio <= s["max_mac_ratio"], (
-        f"at threshold {s['threshold']} the MAC ratio is {ratio:.3f}: too few examples leave early")
-
-    x = xva[:64].to(device)
-    p, e, c = model.predict(x, s["threshold"])
+    cpu_model, dev_model = student_model("cpu"), student_model(device)
+    thr = s["threshold"]
+    try:
+        p_cpu, e_cpu, _ = cpu_model.predict(xva, thr)
+    except Exception as exc:  # noqa: BLE001 - graded on the CPU (q3b_model), unless a stub
+        if _not_implemented(exc):
+            raise
+        return  # the same predict fails on the CPU: q3b_model charges it, not the device tier
+    x = xva.to(device)
+    p, e, c = dev_model.predict(x, thr)
     for name_, v in (("predictions", p), ("exit_index", e), ("confidence", c)):
-        assert v.device.type == torch.device(device).type, (
-            f"predict on {device} inputs returned {name_} on {v.device}; keep outputs on x's device")
-
-    # Compute saving, counted: later stages must see only the examples still running.
-    model.reset_stage_counts()
-    _, e, _ = model.predict(x, s["threshold"])
-    counts = [int(v) for v in model.stage_counts()]
-    want = [int((e >= i).sum()) for i in range(len(counts))]
-    assert counts == want, (
-        f"stages processed {counts} examples, but with exits {e.bincount(minlength=len(counts)).tolist()} "
-        f"they should process {want}: predict runs later stages for examples that already left")
-    if not str(device).startswith("cuda"):
+        assert isinstance(v, torch.Tensor) and v.device.type == torch.device(device).type, (
+            f"predict on {device} inputs returned {name_} on "
+            f"{getattr(v, 'device', type(v).__name__)}; keep outputs on x's device")
+    same = ((torch.as_tensor(p).cpu() == torch.as_tensor(p_cpu))
+            & (torch.as_tensor(e).cpu() == torch.as_tensor(e_cpu))).double().mean().item()
+    assert same >= MIN_AGREEMENT, (
+        f"predict on {device} agrees with your predict on the CPU (same model, same images, "
+        f"threshold {thr}) on {same:.1%} of the examples (at least {MIN_AGREEMENT:.0%} required): "
+        "something in predict depends on the device (a tensor created on the CPU, a dtype that "
+        "differs between devices, an in-place update of a shared buffer).")
+    if not on_cuda:
         return  # wall-clock timing only on the GPU box (CPU CI machines are shared and noisy)
 
-    # Wall-clock saving: the cost of evaluating the whole validation set minus the cost of one
-    # batch (fixed costs such as MAC counting cancel), early-exit threshold versus none, as a ratio
-    # of timings interleaved in this run. The margin is wide: early exit must realise a tenth of the
-    # saving its MACs promise (the reference realises about nine tenths on CPU, BENCHMARKS.md).
-    one = early_exit.Batches(xva[:s["eval_batch"]], yva[:s["eval_batch"]], s["eval_batch"],
-                             device=device)
-    for t in (s["threshold"], 2.0):   # warm-up (allocator, kernel selection)
-        early_exit.evaluate_early_exit(model, val, t)
+    # Wall-clock saving promised by the work your predict skipped, from its own stage counts.
+    stage_macs = _stage_macs(ref, xva[:1])
+    val = [xva[i:i + s["eval_batch"]].to(device) for i in range(0, s["n_val"], s["eval_batch"])]
+    dev_model.reset_stage_counts()
+    for xb in val:
+        dev_model.predict(xb, thr)
+    counts = [int(v) for v in dev_model.stage_counts()]
+    work = sum(n * m for n, m in zip(counts, stage_macs)) / (s["n_val"] * sum(stage_macs))
 
-    def timed(data, t):
+    def timed(t):
         def run():
-            early_exit.evaluate_early_exit(model, data, t)
-            if str(device).startswith("cuda"):
-                torch.cuda.synchronize()
+            for xb in val:
+                dev_model.predict(xb, t)
+            torch.cuda.synchronize()
         return run
-    whole_e, one_e, whole_f, one_f = _interleaved_best_seconds(
-        [timed(val, s["threshold"]), timed(one, s["threshold"]), timed(val, 2.0), timed(one, 2.0)],
-        s["timing_rounds"])
-    realised = max(whole_e - one_e, 1e-9) / max(whole_f - one_f, 1e-9)
-    allowed = 1.0 - s["saving_share"] * (1.0 - ratio)
+    for t in (thr, 2.0):  # warm-up (allocator, kernel selection)
+        timed(t)()
+    early_s, full_s = _interleaved_best_seconds([timed(thr), timed(2.0)], s["timing_rounds"])
+    realised = early_s / max(full_s, 1e-9)
+    allowed = 1.0 - s["saving_share"] * (1.0 - work)
     assert realised <= allowed, (
-        f"early-exit inference took {realised:.2f} of the full model's time although it needs only "
-        f"{ratio:.2f} of its MACs: does predict run later stages for every example, or move data "
-        "between devices inside the loop?")
+        f"early-exit inference took {realised:.2f} of the full model's time on {device} although "
+        f"your predict's stages did only {work:.2f} of the full model's work: does predict move "
+        "data between devices, or wait for the device (.item(), .cpu(), printing) inside its loop?")
