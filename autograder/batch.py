@@ -306,7 +306,8 @@ def grade_one(layout: Layout, spec: dict, item: dict, pool=None) -> dict:
     modules = [m for p in parts for m in cfg.parts[p].modules]
     state = {"submission": item["id"], "parts": parts, "status": "graded", "reason": "",
              "hash": item["hash"], "host": socket.gethostname(),
-             "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "run": spec.get("run", "")}
+             "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "cpus": _affinity(),
+             "run": spec.get("run", "")}
     opts = GradeOptions(tier=spec["tier"], device=spec.get("device"))
     with tempfile.TemporaryDirectory(prefix="hw12-batch-") as tmp:
         try:
@@ -372,12 +373,32 @@ def kill_tree(pid: int) -> None:
     psutil.wait_procs(procs, timeout=10)
 
 
+def _affinity() -> list[int] | None:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def slot_cpus(n_slots: int) -> list[set[int] | None]:
+    """The CPUs of each of ``n_slots`` slots: this process's CPUs split into contiguous shares when
+    there are at least as many CPUs as slots (None: not pinned). A slot's runner and its student
+    worker hand the turn to each other for every call; on one CPU each hand-over is immediate,
+    while unpinned they wake up on a CPU that another slot keeps busy."""
+    cpus = _affinity()
+    if cpus is None or n_slots < 2 or n_slots > len(cpus):
+        return [None] * n_slots
+    share = len(cpus) // n_slots
+    return [set(cpus[i * share:(i + 1) * share]) for i in range(n_slots)]
+
+
 class SlotProcess:
     """``python -m autograder.batch serve SPEC``: grades the submissions it is handed, one at a time,
     keeping one trusted runner (and its fork server) for all of them. One per slot; pinned to the
-    slot's GPU through CUDA_VISIBLE_DEVICES."""
+    slot's GPU through CUDA_VISIBLE_DEVICES and, when given, to its ``cpus`` (which the runner and
+    the student's workers it starts inherit)."""
 
-    def __init__(self, layout: Layout, spec: dict, gpu: str | None):
+    def __init__(self, layout: Layout, spec: dict, gpu: str | None, cpus: set[int] | None = None):
         env = dict(os.environ, PYTHONPATH=str(layout.root), PYTHONDONTWRITEBYTECODE="1")
         if gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = gpu
@@ -386,6 +407,11 @@ class SlotProcess:
             [sys.executable, "-m", "autograder.batch", "serve", json.dumps(spec)],
             cwd=str(layout.root), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self.log, start_new_session=True)
+        if cpus:  # before it is handed anything, so before it starts a runner
+            try:
+                os.sched_setaffinity(self.proc.pid, cpus)
+            except OSError:
+                pass
 
     def grade(self, item: dict, timeout_s: float) -> tuple[str, str]:
         """("done" | "timeout" | "died", the end of its log written while grading ``item``)."""
@@ -442,6 +468,7 @@ class Pool:
         for i, gpu in enumerate(slots):
             self.slots.put((i, gpu))
         self.n = len(slots)
+        self.cpus = slot_cpus(self.n)
         self.live: dict[int, SlotProcess] = {}
         self.lock = threading.Lock()
         self.stopping = False
@@ -450,7 +477,7 @@ class Pool:
         with self.lock:
             proc = self.live.get(index)
             if proc is None or proc.proc.poll() is not None:
-                proc = self.live[index] = SlotProcess(self.layout, self.spec, gpu)
+                proc = self.live[index] = SlotProcess(self.layout, self.spec, gpu, self.cpus[index])
             return proc
 
     def _drop(self, index: int, proc: SlotProcess) -> None:

@@ -273,6 +273,32 @@ def test_every_submission_and_every_student_gets_a_row(small):
         assert {p.name for p in (small["out"] / sub_id).iterdir()} == {"results.json", "grading.json"}
 
 
+def test_parallel_slots_each_get_their_own_cpus(small):
+    """With --jobs 2 on a machine of at least 2 CPUs each slot (its runner and student workers) is
+    pinned to its own share of the CPUs."""
+    allowed = set(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("one CPU: slots are not pinned")
+    used = {tuple(state_of(small["out"], r["submission"])["cpus"]) for r in small["rows"]}
+    assert all(set(c) < allowed for c in used), used
+    assert len(used) == 2 and not set(min(used)) & set(max(used)), used
+
+
+@pytest.mark.parametrize("slots", [1, 2, 3, 4, 9])
+def test_slot_cpu_shares_are_disjoint_and_only_when_there_are_enough_cpus(slots, monkeypatch):
+    from autograder import batch as batch_module
+
+    monkeypatch.setattr(batch_module.os, "sched_getaffinity", lambda pid: {0, 2, 3, 5})
+    shares = batch_module.slot_cpus(slots)
+    assert len(shares) == slots
+    if slots == 1 or slots > 4:
+        assert shares == [None] * slots
+    else:
+        assert all(shares) and set().union(*shares) <= {0, 2, 3, 5}
+        assert sum(len(c) for c in shares) == len(set().union(*shares))  # disjoint
+        assert len({len(c) for c in shares}) == 1  # equal shares
+
+
 def test_scores_match_what_each_submission_deserves(small):
     rows = {k: v[0] for k, v in by_submission(small["rows"]).items()}
     for full in ("submission_101", "submission_104", "submission_111", "submission_112"):
