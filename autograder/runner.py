@@ -124,9 +124,14 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    for line in sys.stdin:
-        if line.strip():
-            run_job(Job.read(line.strip()))
+    from .sandbox.client import Zygote
+
+    try:
+        for line in sys.stdin:
+            if line.strip():
+                run_job(Job.read(line.strip()))
+    finally:
+        Zygote.close_shared()  # waited for, so nothing of it outlives the runner
     return 0
 
 

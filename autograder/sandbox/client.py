@@ -186,6 +186,13 @@ class Zygote:
             cls._current = cls(python, deadline)
         return cls._current
 
+    @classmethod
+    def close_shared(cls) -> None:
+        """End the runner's fork server (and its workers) and wait for it, when the runner ends."""
+        if cls._current is not None:
+            cls._current.close()
+            cls._current = None
+
     def close(self) -> None:
         self.sock.close()
         try:
