@@ -174,8 +174,9 @@ def question_scores(part: str, failed: dict, questions) -> dict:
 
 def variant_problem(part: str, path: Path, submission_for) -> str | None:
     """What is wrong with the mutant-bank file ``path`` graded in-process on every question of
-    ``part`` that calls its module (the GPU tier in its reduced CPU version), as ``validate`` judges it (a mutant loses points on
-    its question and on no other, an alternative on none); None if nothing is.
+    ``part`` that calls its module (the GPU tier in its reduced CPU version), as ``validate``
+    judges it (a mutant loses points on its question and on no other, an alternative on none);
+    None if nothing is.
     ``submission_for(source)`` gives the uploaded files for the module's source text."""
     from autograder.config import load_config
     from autograder.validate import mutant_problem

@@ -71,3 +71,46 @@ def test_gpu_question_fails_for_stubs_in_its_cpu_version(gpu_root):
     results = grade(gpu_root, "diffusion", REPO / "assignment", tier="gpu", device="cpu")
     (test,) = [t for t in results["tests"] if "max_score" in t]  # the summary has no score
     assert test["score"] == 0 and "not implemented yet" in test["output"].lower()
+
+
+def _raise(exc):
+    def call():
+        raise exc
+    return call
+
+
+@pytest.mark.parametrize("exc,aborted", [
+    (ValueError("wrong shape"), False),
+    (RuntimeError("index -100 is out of bounds"), False),
+    ("student_raised", False),
+    ("timeout", True),
+    ("crashed", True),
+])
+def test_a_failure_on_the_cpu_is_left_to_its_own_question(exc, aborted):
+    """The GPU tier's CPU run: an error, a hang or a crash there is its own question's to charge."""
+    from autograder.sandbox.client import StudentCrashed, StudentRaised, StudentTimeout
+    from autograder.testlib import FailsOnCpu, on_the_cpu_first
+
+    exc = {"student_raised": StudentRaised("predict(...)", "IndexError", "out of range", ""),
+           "timeout": StudentTimeout("predict(...) did not finish"),
+           "crashed": StudentCrashed("the process of your code died")}.get(exc, exc)
+    with pytest.raises(FailsOnCpu) as info:
+        on_the_cpu_first(_raise(exc))
+    assert info.value.aborted is aborted
+
+
+@pytest.mark.parametrize("exc", [
+    NotImplementedError("predict: not implemented yet"),
+    "student_raised",
+])
+def test_a_stub_is_not_excused_on_the_gpu_tier(exc):
+    """A function that is not implemented (in-process, or reported by the sandbox) still fails."""
+    from autograder.sandbox.client import StudentRaised
+    from autograder.testlib import FailsOnCpu, on_the_cpu_first
+
+    if exc == "student_raised":
+        exc = StudentRaised("predict(...)", "NotImplementedError", "not implemented yet", "")
+    with pytest.raises(Exception) as info:
+        on_the_cpu_first(_raise(exc))
+    assert info.value is exc and not isinstance(info.value, FailsOnCpu)
+    assert on_the_cpu_first(lambda: 42) == 42

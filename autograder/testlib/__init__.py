@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from ..sandbox.gradients import local_grad_of
 
-__all__ = ["grad_of", "with_correct"]
+__all__ = ["grad_of", "with_correct", "FailsOnCpu", "on_the_cpu_first"]
 
 
 def grad_of(fn: Callable[..., Any], wrt: Sequence[str], *args: Any, **kwargs: Any):
@@ -57,3 +57,29 @@ def with_correct(module: str, name: str, stand_in: Callable[..., Any]):
         return run
 
     return decorate
+
+
+class FailsOnCpu(Exception):
+    """The student's function fails on the CPU as well, so a GPU-tier test does not charge it (its
+    own CPU-tier question does). ``aborted``: its process hung or crashed, so the test's time is
+    gone and nothing more should be called."""
+
+    def __init__(self, aborted: bool):
+        super().__init__("fails on the CPU as well")
+        self.aborted = aborted
+
+
+def on_the_cpu_first(call: Callable[[], Any]) -> Any:
+    """``call()``, the CPU run a GPU-tier test compares the device with. A function that is not
+    implemented raises as it is (a stub scores zero); any other failure, a hang or a crash raises
+    :class:`FailsOnCpu`."""
+    from ..sandbox.client import SandboxAbort
+
+    try:
+        return call()
+    except SandboxAbort:
+        raise FailsOnCpu(aborted=True) from None
+    except Exception as exc:  # noqa: BLE001 - whatever the student's code raised
+        if "NotImplementedError" in (type(exc).__name__, getattr(exc, "type_name", "")):
+            raise
+        raise FailsOnCpu(aborted=False) from None

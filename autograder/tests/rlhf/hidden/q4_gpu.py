@@ -59,10 +59,6 @@ def _on(kwargs, device):
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
 
 
-def _not_implemented(exc) -> bool:
-    return "NotImplementedError" in f"{type(exc).__name__} {getattr(exc, 'type_name', '')}"
-
-
 def _close(a, b) -> bool:
     import torch
 
@@ -75,21 +71,18 @@ def _close(a, b) -> bool:
 def test_functions_on_the_device(rlhf, device):
     import torch
 
-    from autograder.sandbox.client import SandboxAbort
-    from autograder.testlib import grad_of
+    from autograder.testlib import FailsOnCpu, grad_of, on_the_cpu_first
 
     size = SIZES["cuda" if str(device).startswith("cuda") else "cpu"]
     for label, kwargs in _inputs(size).items():
         fn = getattr(rlhf, label.split()[0])
         wrt = [k for k, v in kwargs.items() if isinstance(v, torch.Tensor) and v.is_floating_point()]
         try:
-            want, want_grads = grad_of(fn, wrt, **kwargs)
-        except SandboxAbort:  # hangs or crashes on the CPU: its own question charges it, and
-            return  # this case's time is gone, so the later functions are not checked
-        except Exception as exc:  # noqa: BLE001 - graded on the CPU by its own question, unless a stub
-            if _not_implemented(exc):
-                raise
-            continue  # fails on the CPU as well: its own question charges it, not the device tier
+            want, want_grads = on_the_cpu_first(lambda: grad_of(fn, wrt, **kwargs))
+        except FailsOnCpu as cpu:  # its own question charges it, not the device tier
+            if cpu.aborted:
+                return  # it hung or crashed: this case's time is gone, the rest is not checked
+            continue
         try:
             got, grads = grad_of(fn, wrt, **_on(kwargs, device))
         except Exception as exc:  # noqa: BLE001 - the device adds this error
