@@ -45,6 +45,7 @@ import yaml
 
 from .config import load_config
 from .results import STATE_FILE, failure_results, result_name, write_results
+from .sandbox.confinement import Policy, share_of_machine
 from .supervisor import GradeOptions, Layout, grade_part, hang_up
 from .uploads import SKIP_DIRS, UploadError, find_file, safe_extract
 
@@ -308,7 +309,7 @@ def grade_one(layout: Layout, spec: dict, item: dict, pool=None) -> dict:
              "hash": item["hash"], "host": socket.gethostname(),
              "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "cpus": _affinity(),
              "run": spec.get("run", "")}
-    opts = GradeOptions(tier=spec["tier"], device=spec.get("device"))
+    opts = GradeOptions(tier=spec["tier"], device=spec.get("device"), policy=slot_policy(spec))
     with tempfile.TemporaryDirectory(prefix="hw12-batch-") as tmp:
         try:
             upload = open_submission(Path(item["path"]) if item["path"] else None, Path(tmp), modules)
@@ -331,6 +332,15 @@ def grade_one(layout: Layout, spec: dict, item: dict, pool=None) -> dict:
     state["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     write_state(dest, state)
     return state
+
+
+def slot_policy(spec: dict) -> Policy:
+    """How a slot confines its gradings (sandbox/confinement.py), decided where it runs (a cluster
+    node included): its share of the machine's memory and its own CPUs as root."""
+    if spec.get("unconfined"):
+        return Policy(unconfined=True)
+    cpus = _affinity()
+    return Policy(**share_of_machine(spec.get("slots", 1), len(cpus) if cpus else None))
 
 
 def write_unfinished(spec: dict, item: dict, reason: str, seconds: float) -> dict:
@@ -463,7 +473,8 @@ class Pool:
 
     def __init__(self, layout: Layout, spec: dict, slots: list[str | None], timeout_s: float,
                  on_done=None):
-        self.layout, self.spec, self.timeout_s, self.on_done = layout, spec, timeout_s, on_done
+        self.layout, self.timeout_s, self.on_done = layout, timeout_s, on_done
+        self.spec = dict(spec, slots=len(slots))  # each slot takes its share of the machine
         self.slots: queue.Queue = queue.Queue()
         for i, gpu in enumerate(slots):
             self.slots.put((i, gpu))
@@ -562,6 +573,7 @@ class BatchOptions:
     compare: Path | None = None
     submission_timeout_s: float | None = None
     progress: bool = True
+    unconfined: bool = False  # staff accepted running the submissions as themselves
 
 
 def detect_parts(cfg, subs: list[Submission]) -> list[str]:
@@ -617,7 +629,8 @@ def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOp
     fingerprint = grader_fingerprint(layout, cases, parts, opts.tier, opts.device, questions)
     run_id = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     spec = {"root": str(layout.root), "out": str(out.resolve()), "parts": parts, "tier": opts.tier,
-            "device": opts.device, "questions": sorted(questions) if questions else None, "run": run_id}
+            "device": opts.device, "questions": sorted(questions) if questions else None, "run": run_id,
+            "unconfined": opts.unconfined}
     items, reused = [], 0
     for sub in subs:
         h = submission_hash(sub.path, fingerprint)

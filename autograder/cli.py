@@ -11,6 +11,7 @@ from pathlib import Path
 from .config import ConfigError, load_config
 from .results import (CaseResult, failure_results, reserve_results, staff_view,
                       write_results)
+from .sandbox.confinement import Policy, Unconfinable, plan, share_of_machine
 from .supervisor import GradeOptions, Layout, RunnerPool, grade_part, protect_from_oom_killer
 from .uploads import UploadError, find_file, safe_extract
 from .written import render_written, write_key, write_pdfs
@@ -94,14 +95,36 @@ def _unpack(path: Path, tmp: Path) -> Path:
     raise UploadError(f"{path} is neither a folder nor a .zip file")
 
 
+def staff_policy(args, slots: int, trusted: bool = False) -> Policy:
+    """How a staff command confines the code it grades: namespaces (and, as root, a uid and a
+    cgroup per grading), or nothing if staff pass --unconfined. Stops with what is missing and
+    how to get it where the code cannot be confined, unless it is the project's own (``trusted``:
+    the reference solutions, the mutant bank), which then runs unconfined with a note."""
+    if getattr(args, "unconfined", False):
+        print("warning: --unconfined: the graded code runs as you, with no boundary", flush=True)
+        return Policy(unconfined=True)
+    policy = Policy(**share_of_machine(slots))
+    try:
+        plan(policy)
+    except Unconfinable as e:
+        if not trusted:
+            sys.exit(f"not grading: {e}")
+        print(f"note: running the project's own code unconfined ({e})", flush=True)
+        return Policy(unconfined=True)
+    return policy
+
+
 def cmd_grade(args) -> int:
     layout = Layout(REPO)
     cfg, cases = _load(layout)
-    opts = GradeOptions(tier=args.tier, device=args.device)
     target = Path(args.submission) if args.submission else REPO / "solutions"
+    batch = args.batch or (target.is_dir() and (target / "submission_metadata.yml").exists())
+    slots = 1 if not batch else (len(args.gpus.split(",")) * args.jobs_per_gpu if args.gpus
+                                 else args.jobs)
+    opts = GradeOptions(tier=args.tier, device=args.device,
+                        policy=staff_policy(args, slots, trusted=not args.submission))
     if args.part and args.part not in cfg.parts:
         sys.exit(f"unknown part {args.part!r}; parts: {', '.join(cfg.parts)}")
-    batch = args.batch or (target.is_dir() and (target / "submission_metadata.yml").exists())
     with tempfile.TemporaryDirectory(prefix="hw12-upload-") as tmp:
         if batch:
             return _grade_batch(layout, cfg, cases, target, args, opts)
@@ -160,7 +183,8 @@ def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
                          force=args.force, gpus=gpus, jobs_per_gpu=args.jobs_per_gpu,
                          executor=args.executor, slurm=slurm, chunk_size=args.chunk_size,
                          compare=Path(args.compare) if args.compare else None,
-                         submission_timeout_s=args.submission_timeout, progress=not args.quiet)
+                         submission_timeout_s=args.submission_timeout, progress=not args.quiet,
+                         unconfined=opts.policy.unconfined)
     return run_batch(layout, cfg, cases, folder, out_dir, batch)
 
 
@@ -177,7 +201,12 @@ def cmd_gradescope(args) -> int:
         cfg, cases = load_config(layout.config, layout.tests)
         os.umask(0o077)
         protect_from_oom_killer()
-        opts = GradeOptions(tier="cpu", sandbox_user=args.sandbox_user)
+        hide_earlier_results(Path(args.submission))
+        # Namespaces where the container allows them, else the sandbox user behind a seccomp
+        # filter; HW12_NAMESPACES=off forces the latter (the simulation tests both).
+        namespaces = "off" if os.environ.get("HW12_NAMESPACES") == "off" else "auto"
+        opts = GradeOptions(tier="cpu", policy=Policy(namespaces=namespaces,
+                                                      user=args.sandbox_user))
         upload = Path(args.submission)
         zips = list(upload.glob("*.zip"))
         with tempfile.TemporaryDirectory(prefix="hw12-upload-") as tmp:
@@ -197,6 +226,18 @@ def cmd_gradescope(args) -> int:
                "the course staff.")
         write_results(failure_results(msg, time.monotonic() - t0), out)
         return 0
+
+
+def hide_earlier_results(submission: Path) -> None:
+    """``submission_metadata.json`` (beside the upload on Gradescope) holds the student's earlier
+    submissions and their results, hidden ones included: root's alone, before any student code runs."""
+    meta = submission.parent / "submission_metadata.json"
+    try:
+        if meta.is_file() and not meta.is_symlink() and os.geteuid() == 0:
+            os.chown(meta, 0, 0)
+            os.chmod(meta, 0o600)
+    except OSError:
+        pass
 
 
 # ---- simulate ---------------------------------------------------------------------------------------
@@ -220,7 +261,8 @@ def cmd_simulate(args) -> int:
     try:
         sim = simulate(args.part, submission, zip_path, memory_mb=args.memory_mb, cpus=args.cpus,
                        python_env=Path(args.python_env) if args.python_env else None,
-                       timeout_s=args.timeout, keep=Path(args.keep) if args.keep else None)
+                       timeout_s=args.timeout, keep=Path(args.keep) if args.keep else None,
+                       namespaces=args.namespaces)
     except SimulationUnavailable as e:
         sys.exit(f"cannot simulate Gradescope here: {e}")
     print(report(sim))
@@ -233,7 +275,8 @@ def cmd_simulate(args) -> int:
 def cmd_validate(args) -> int:
     from .validate import validate
 
-    return validate(REPO, parts=args.part, jobs=args.jobs, verbose=not args.quiet)
+    policy = staff_policy(args, max(1, args.jobs), trusted=True)
+    return validate(REPO, parts=args.part, jobs=args.jobs, verbose=not args.quiet, policy=policy)
 
 
 # ---- record -----------------------------------------------------------------------------------------
@@ -256,6 +299,9 @@ def main(argv=None) -> int:
                    help="cpu runs GPU-tier tests in their reduced CPU version")
     g.add_argument("--output", default="results.json")
     g.add_argument("--batch", action="store_true", help="SUBMISSION is a folder of submissions")
+    g.add_argument("--unconfined", action="store_true",
+                   help="run the graded code as yourself, with no boundary (only for code you "
+                   "trust; by default it is confined, and grading stops where it cannot be)")
     g.add_argument("--quiet", action="store_true")
     g.add_argument("-v", "--verbose", action="store_true",
                    help="whole failure messages (default: the first line of each)")
@@ -286,6 +332,8 @@ def main(argv=None) -> int:
     v.add_argument("--part", action="append", help="only these parts (repeatable)")
     v.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     v.add_argument("--quiet", action="store_true")
+    v.add_argument("--unconfined", action="store_true",
+                   help="run the project's code unconfined even where it could be confined")
     r = sub.add_parser("record", help="re-run the reference notebooks whose output the reference "
                        "submission and the answer key carry (after editing early_exit.py or rlhf.py)")
     r.add_argument("--part", action="append", choices=["diffusion", "early_exit", "rlhf"],
@@ -302,6 +350,9 @@ def main(argv=None) -> int:
     m.add_argument("--timeout", type=float, default=600.0, help="Gradescope's kill, in seconds")
     m.add_argument("--keep", help="copy the /autograder folder here afterwards")
     m.add_argument("--output", help="also write the results.json here")
+    m.add_argument("--namespaces", choices=["auto", "off"], default="auto",
+                   help="off: a container that refuses namespaces, so the grader falls back to the "
+                   "sandbox user behind a seccomp filter (default: namespaces where they work)")
     s = sub.add_parser("gradescope", help="entry point inside the Gradescope image")
     s.add_argument("--part", required=True)
     s.add_argument("--sandbox-user", default=None)

@@ -42,8 +42,9 @@ def _clean(text: str) -> str:
 
 
 def build_results(cfg: GradingConfig, part_name: str, results: list[CaseResult],
-                  seconds: float, notes: list[str] = ()) -> dict:
-    """The results.json dictionary for one part."""
+                  seconds: float, notes: list[str] = (), confinement: dict | None = None) -> dict:
+    """The results.json dictionary for one part; ``confinement``: what confined the student's code
+    (kept in ``extra_data``, which Gradescope shows to staff only)."""
     part = cfg.parts[part_name]
     hidden_vis = cfg.gradescope.hidden_visibility
     tests = []
@@ -82,7 +83,8 @@ def build_results(cfg: GradingConfig, part_name: str, results: list[CaseResult],
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"part": part_name, "tier_questions": sorted({r.case.question for r in results})},
+        "extra_data": {"part": part_name, "tier_questions": sorted({r.case.question for r in results}),
+                       "confinement": confinement or {}},
     }
     validate(data)
     return data

@@ -14,6 +14,7 @@ worker (autograder/sandbox) and is only ever called through proxies.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import sys
 import time
@@ -90,19 +91,36 @@ def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
                      time.monotonic() - t0 - sandbox.uncharged_s)
 
 
+def confinement_record(policy) -> dict:
+    """What confined the student's code in this job: the fork server's, if one was started for
+    ``policy``, else what would have applied."""
+    from .sandbox.client import Zygote
+    from .sandbox.confinement import Unconfinable, plan
+
+    zygote = Zygote._current
+    if zygote is not None and zygote.policy == policy:
+        return zygote.conf.record()
+    try:
+        return plan(policy).record()
+    except Unconfinable as e:
+        return {"kind": "refused", "reason": str(e)}
+
+
 def run_job(job: Job) -> None:
     """Run the job's cases in order, appending their events; ``done`` last, whatever happens."""
     import torch
 
     from .sandbox.client import Sandbox, SandboxOptions
+    from .sandbox.confinement import Policy
 
     if job.trusted_release not in sys.path:
         sys.path.insert(0, job.trusted_release)  # given support code (trusted)
     device = job.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    policy = Policy(**job.confinement)
     sandbox = Sandbox(SandboxOptions(
         package_root=Path(job.package_root), log_path=Path(job.worker_log),
         start_timeout_s=job.start_timeout_s, import_timeout_s=job.import_timeout_s,
-        user=job.sandbox_user, home=Path(job.student_home), env={"HW12_DEVICE": device}))
+        policy=policy, home=Path(job.student_home), env={"HW12_DEVICE": device}))
     sandbox.broken.update(job.missing_modules)
     submission = SubmissionFiles(Path(job.submission_dir))
     with open(job.events, "a", buffering=1) as events:
@@ -113,6 +131,7 @@ def run_job(job: Job) -> None:
                 events.write(run_case(case, sandbox, submission, device, job.cpu_fallback).line())
         finally:
             sandbox.close()
+            events.write(Event("confined", message=json.dumps(confinement_record(policy))).line())
             events.write(Event("done").line())
 
 

@@ -22,145 +22,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import stat
 import subprocess
 import tempfile
 import time
-import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .sandbox.cgroups import Cgroup, CgroupUnavailable
+from .sandbox.cleanup import kill_processes, remove_tree
+from .sandbox.confinement import UidLease, bwrap
+
 REPO = Path(__file__).resolve().parent.parent
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 GRADESCOPE_MEMORY_MB = 768
 GRADESCOPE_CPUS = 0.5
-CPU_PERIOD_US = 100_000
 
 
 class SimulationUnavailable(RuntimeError):
     """This machine cannot run the simulation (not root, no cgroups, no sandbox user)."""
-
-
-# ---- cgroups --------------------------------------------------------------------------------------
-def _own_cgroup(controller: str | None) -> str:
-    """This process's cgroup path in ``controller``'s v1 hierarchy (None: the v2 hierarchy)."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, names, path = line.split(":", 2)
-        if (controller is None and names == "") or controller in names.split(","):
-            return path
-    return "/"
-
-
-class Cgroup:
-    """A memory limit and a CPU quota enforced by the kernel on a process tree (v1 or v2)."""
-
-    def __init__(self, memory_mb: int | None, cpus: float | None):
-        self.name = f"hw12-sim-{uuid.uuid4().hex[:12]}"
-        self.dirs: dict[str, Path] = {}
-        if (CGROUP_ROOT / "memory" / "memory.limit_in_bytes").exists():
-            self.version = 1
-            for ctl in ("memory", "cpu"):
-                parent = CGROUP_ROOT / ctl / _own_cgroup(ctl).lstrip("/")
-                self.dirs[ctl] = self._mkdir(parent / self.name)
-        elif (CGROUP_ROOT / "cgroup.controllers").exists():
-            self.version = 2
-            enabled = (CGROUP_ROOT / "cgroup.subtree_control").read_text().split()
-            for ctl in ("memory", "cpu"):
-                if ctl not in enabled:
-                    self._write(CGROUP_ROOT / "cgroup.subtree_control", f"+{ctl}")
-            self.dirs["memory"] = self.dirs["cpu"] = self._mkdir(CGROUP_ROOT / self.name)
-        else:
-            raise SimulationUnavailable("no cgroup memory controller is mounted under /sys/fs/cgroup")
-        try:
-            self._limit(memory_mb, cpus)
-        except BaseException:
-            self.remove()
-            raise
-
-    @staticmethod
-    def _mkdir(path: Path) -> Path:
-        try:
-            path.mkdir()
-        except OSError as e:
-            raise SimulationUnavailable(f"cannot create the cgroup {path}: {e}") from None
-        return path
-
-    @staticmethod
-    def _write(path: Path, value: str) -> None:
-        try:
-            path.write_text(value)
-        except OSError as e:
-            raise SimulationUnavailable(f"cannot write {value!r} to {path}: {e}") from None
-
-    def _limit(self, memory_mb: int | None, cpus: float | None) -> None:
-        mem, cpu = self.dirs["memory"], self.dirs["cpu"]
-        if self.version == 1:
-            if memory_mb:
-                self._write(mem / "memory.limit_in_bytes", str(memory_mb * 2**20))
-                if (mem / "memory.memsw.limit_in_bytes").exists():  # no swapping around the limit
-                    self._write(mem / "memory.memsw.limit_in_bytes", str(memory_mb * 2**20))
-            if cpus:
-                self._write(cpu / "cpu.cfs_period_us", str(CPU_PERIOD_US))
-                self._write(cpu / "cpu.cfs_quota_us", str(int(cpus * CPU_PERIOD_US)))
-        else:
-            if memory_mb:
-                self._write(mem / "memory.max", str(memory_mb * 2**20))
-                if (mem / "memory.swap.max").exists():
-                    self._write(mem / "memory.swap.max", "0")
-            if cpus:
-                self._write(cpu / "cpu.max", f"{int(cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}")
-
-    def procs_files(self) -> list[str]:
-        return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})
-
-    def pids(self) -> list[int]:
-        text = (self.dirs["memory"] / "cgroup.procs").read_text()
-        return [int(v) for v in text.split()]
-
-    def peak_bytes(self) -> int:
-        mem = self.dirs["memory"]
-        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
-        try:
-            return int((mem / name).read_text())
-        except (OSError, ValueError):
-            return -1  # v2 kernels before 5.19 have no memory.peak
-
-    def oom_kills(self) -> int:
-        mem = self.dirs["memory"]
-        name = "memory.oom_control" if self.version == 1 else "memory.events"
-        for line in (mem / name).read_text().splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
-
-    def kill_all(self) -> int:
-        """SIGKILL every process left in the cgroup; return how many there were."""
-        left = self.pids()
-        for _ in range(50):
-            pids = self.pids()
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
-        return len(left)
-
-    def remove(self) -> None:
-        for d in {str(v) for v in self.dirs.values()}:
-            for _ in range(50):
-                try:
-                    os.rmdir(d)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.05)
 
 
 # ---- the simulation -------------------------------------------------------------------------------
@@ -198,23 +77,57 @@ def strict_json(data: bytes):
 def check_can_simulate() -> None:
     """Raise SimulationUnavailable with the reason if this machine cannot run the simulation."""
     if os.geteuid() != 0:
-        raise SimulationUnavailable("needs root (to create the sandbox user and the cgroup)")
-    if shutil.which("useradd") is None:
-        raise SimulationUnavailable("useradd is missing (it creates the sandbox user)")
-    Cgroup(64, 0.5).remove()
+        raise SimulationUnavailable("needs root (the sandbox user, the cgroup, the container's "
+                                    "view of the file system)")
+    if bwrap() is None:
+        raise SimulationUnavailable("bubblewrap is missing (it makes the simulated container: "
+                                    "`apt install bubblewrap`)")
+    try:
+        Cgroup(64, 0.5).remove()
+    except CgroupUnavailable as e:
+        raise SimulationUnavailable(str(e)) from None
 
 
 def default_python_env() -> Path:
     return REPO / ".venv-cpu"
 
 
-def _let_through(path: Path) -> None:
-    """Let every user pass through (not list) the folders above the grading environment, as
-    setup_local.sh does for /root where Gradescope's conda lives: the sandbox user runs its Python."""
-    for folder in [path, *path.parents]:
-        mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
+def _python_folders(env_dir: Path) -> list[str]:
+    """The grading environment and the Python installation it was made from (read-only in the
+    simulated container)."""
+    out = subprocess.run([str(env_dir / "bin" / "python"), "-I", "-c",
+                          "import os, sys; print(sys.prefix); print(sys.base_prefix); "
+                          "print(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return sorted(set(out))
+
+
+def container_view(tmp: Path, env_dir: Path) -> list[str]:
+    """bubblewrap's arguments for the simulated Gradescope container: the host read-only, with
+    nothing of the staff's (homes, /root, this checkout) but the grading environment; its own
+    /etc (a copy: setup_local.sh adds the sandbox user there), /tmp, /run and /root, and the
+    ``/autograder``-shaped folder ``tmp`` writable. Nothing the run does reaches the host's files,
+    and no mode of the host's folders changes (setup_local.sh's ``chmod 711 /root`` included)."""
+    hidden = ["/root", "/home"] + ([str(REPO)] if str(REPO) not in ("/", "/root", "/home") else [])
+    args = ["--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/run",
+            "--bind", str(tmp / "root"), "/root"]  # 0700 as on Gradescope, until setup_local.sh
+    for folder in hidden[1:]:  # homes and the checkout: solutions, hidden tests, keys
+        args += ["--tmpfs", folder]
+    made: set[str] = set(hidden)
+
+    def expose(path: str, how: str) -> None:
+        for parent in map(str, reversed(Path(path).parents)):  # inside a hidden folder: new
+            if parent not in made and any(parent.startswith(h + "/") for h in hidden):
+                args.extend(["--perms", "0755", "--dir", parent])
+                made.add(parent)
+        args.extend([how, path, path])
+
+    for path in _python_folders(env_dir):
+        expose(path, "--ro-bind")
+    args += ["--bind", str(tmp / "etc"), "/etc"]
+    expose(str(tmp), "--bind")
+    return args
 
 
 def _copy_submission(submission: Path, dest: Path) -> None:
@@ -231,28 +144,33 @@ def _copy_submission(submission: Path, dest: Path) -> None:
 def simulate(part: str, submission: Path, zip_path: Path, *, memory_mb: int | None =
              GRADESCOPE_MEMORY_MB, cpus: float | None = GRADESCOPE_CPUS,
              python_env: Path | None = None, timeout_s: float = 600.0,
-             keep: Path | None = None, disk_mb: int | None = None) -> SimulationResult:
+             keep: Path | None = None, disk_mb: int | None = None,
+             namespaces: str = "auto") -> SimulationResult:
     """Run ``zip_path``'s run_autograder on ``submission`` as Gradescope would; see the module doc.
 
     ``memory_mb``/``cpus`` of None or 0 lift that limit. ``keep``: copy the /autograder folder there.
     ``disk_mb``: put /autograder and the grader's scratch (TMPDIR) on one small filesystem of that
-    size (a tmpfs), as on a Gradescope machine whose disk is nearly full.
+    size (a tmpfs), as on a Gradescope machine whose disk is nearly full. ``namespaces="off"``:
+    a container that refuses namespaces (the grader falls back to the sandbox user behind a
+    seccomp filter); ``"auto"``: the grader uses them where it can, as on Gradescope.
     """
     check_can_simulate()
     env_dir = Path(python_env or default_python_env()).absolute()
     if not (env_dir / "bin" / "python").exists():
         raise SimulationUnavailable(f"no Python environment at {env_dir} (make venv-cpu creates it)")
-    _let_through(env_dir)
-    with tempfile.TemporaryDirectory(prefix="hw12-sim-") as tmp:
+    tmp = Path(tempfile.mkdtemp(prefix="hw12-sim-"))
+    try:
         if disk_mb:
-            _mount_tmpfs(Path(tmp), disk_mb)
+            _mount_tmpfs(tmp, disk_mb)
         try:
-            return _simulate_in(Path(tmp), part, submission, zip_path, memory_mb=memory_mb, cpus=cpus,
+            return _simulate_in(tmp, part, submission, zip_path, memory_mb=memory_mb, cpus=cpus,
                                 env_dir=env_dir, timeout_s=timeout_s, keep=keep,
-                                scratch_tmp=bool(disk_mb))
+                                scratch_tmp=bool(disk_mb), namespaces=namespaces)
         finally:
             if disk_mb:
-                subprocess.run(["umount", "-l", tmp], capture_output=True)
+                subprocess.run(["umount", "-l", str(tmp)], capture_output=True)
+    finally:
+        remove_tree(tmp)
 
 
 def _mount_tmpfs(path: Path, size_mb: int) -> None:
@@ -262,9 +180,17 @@ def _mount_tmpfs(path: Path, size_mb: int) -> None:
         raise SimulationUnavailable(f"cannot mount a {size_mb} MB tmpfs: {proc.stderr.strip()}")
 
 
+def add_account(etc: Path, user: str, uid: int) -> None:
+    """Give the container's /etc (a copy) the account ``user`` with ``uid`` as its uid and gid."""
+    with open(etc / "passwd", "a") as f:
+        f.write(f"{user}:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n")
+    with open(etc / "group", "a") as f:
+        f.write(f"{user}:x:{uid}:\n")
+
+
 def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memory_mb, cpus,
                  env_dir: Path, timeout_s: float, keep: Path | None,
-                 scratch_tmp: bool) -> SimulationResult:
+                 scratch_tmp: bool, namespaces: str) -> SimulationResult:
     ag = Path(tmp) / "autograder"
     for sub in ("source", "submission", "results"):
         (ag / sub).mkdir(parents=True)
@@ -273,48 +199,55 @@ def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memo
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(ag / "source")
     _copy_submission(Path(submission), ag / "submission")
+    shutil.copytree("/etc", tmp / "etc", symlinks=True)
+    (tmp / "root").mkdir(mode=0o700)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HW12_", "PYTHON"))}
     env.update(AUTOGRADER_ROOT=str(ag), PATH=f"{env_dir / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}")
-    # One sandbox user per run (on Gradescope one grading has the machine): the grader sweeps the
-    # user's processes and files after each test, which must not reach a run next to this one.
-    user = f"hw12s{uuid.uuid4().hex[:10]}"
+    if namespaces == "off":
+        env["HW12_NAMESPACES"] = "off"
+    # One sandbox user per run, with a uid of the grader's pool (on Gradescope one grading has the
+    # machine): the grader sweeps the user's processes and files, which must not reach a run next
+    # to this one.
+    lease = UidLease()
+    user = f"hw12s{lease.uid}"
+    add_account(tmp / "etc", user, lease.uid)
     env["HW12_SANDBOX_USER"] = user
     if scratch_tmp:  # the grader's scratch folder on the same (small) filesystem
         (Path(tmp) / "scratch").mkdir(mode=0o1777)
         os.chmod(Path(tmp) / "scratch", 0o1777)
         env["TMPDIR"] = str(Path(tmp) / "scratch")
-    setup = subprocess.run(["bash", str(ag / "source" / "setup_local.sh")], env=env,
-                           capture_output=True, text=True, timeout=120)
-    if setup.returncode != 0:
-        raise SimulationUnavailable(f"setup_local.sh failed:\n{setup.stdout}{setup.stderr}")
-    group = Cgroup(memory_mb, cpus)
-    procs_files = group.procs_files()
-
-    def enter_cgroup():  # in the child, before exec: everything it starts is inside
-        for path in procs_files:
-            with open(path, "w") as f:
-                f.write(str(os.getpid()))
-
+    container = [bwrap(), *container_view(tmp, env_dir), "--chdir", str(ag), "--"]
     try:
-        t0 = time.monotonic()
-        proc = subprocess.Popen(["bash", str(ag / "source" / "run_autograder")], env=env,
-                                cwd=str(ag), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=enter_cgroup)
+        setup = subprocess.run([*container, "bash", str(ag / "source" / "setup_local.sh")],
+                               env=env, capture_output=True, text=True, timeout=120)
+        if setup.returncode != 0:
+            raise SimulationUnavailable(f"setup_local.sh failed:\n{setup.stdout}{setup.stderr}")
         try:
-            out, _ = proc.communicate(timeout=timeout_s)
-            returncode = proc.returncode
-        except subprocess.TimeoutExpired:
+            group = Cgroup(memory_mb, cpus)
+        except CgroupUnavailable as e:
+            raise SimulationUnavailable(str(e)) from None
+        try:
+            t0 = time.monotonic()
+            proc = subprocess.Popen([*container, "bash", str(ag / "source" / "run_autograder")],
+                                    env=env, cwd=str(ag), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    start_new_session=True, preexec_fn=group.enter)
+            try:
+                out, _ = proc.communicate(timeout=timeout_s)
+                returncode = proc.returncode
+            except subprocess.TimeoutExpired:
+                group.kill_all()
+                out, _ = proc.communicate()
+                returncode = None
+            wall = time.monotonic() - t0
+            leftover = group.kill_all()
+            peak, ooms = group.peak_bytes(), group.oom_kills()
+        finally:
             group.kill_all()
-            out, _ = proc.communicate()
-            returncode = None
-        wall = time.monotonic() - t0
-        leftover = group.kill_all()
-        peak, ooms = group.peak_bytes(), group.oom_kills()
+            group.remove()
     finally:
-        group.kill_all()
-        group.remove()
-        subprocess.run(["userdel", user], capture_output=True)
+        kill_processes(lease.uid)
+        lease.release()
     results_path = ag / "results" / "results.json"
     results, error = None, ""
     try:
@@ -330,7 +263,8 @@ def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memo
         peak_memory_mb=peak / 2**20 if peak >= 0 else float("nan"), oom_kills=ooms,
         returncode=returncode, leftover_processes=leftover,
         log=out.decode("utf-8", errors="replace"),
-        limits={"memory_mb": memory_mb, "cpus": cpus, "python_env": str(env_dir)})
+        limits={"memory_mb": memory_mb, "cpus": cpus, "python_env": str(env_dir),
+                "namespaces": namespaces})
 
 
 def report(sim: SimulationResult) -> str:

@@ -7,6 +7,7 @@ the runner after a crash, and gives zero with a message to every case that did n
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,11 +16,13 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .config import Case, GradingConfig
 from .results import CaseResult, build_results
+from .sandbox.cleanup import kill_processes, remove_tree
+from .sandbox.confinement import Policy, named_ids
 from .sandbox.protocol import CaseSpec, Event, Job
 from .uploads import (MAX_HELPER_MODULES, UploadError, copy_upload_file, find_file, linked_file,
                       plain_file)
@@ -49,7 +52,7 @@ class Layout:
 class GradeOptions:
     tier: str = "cpu"  # cpu | gpu | all
     device: str | None = None  # None: cuda where available; "cpu" forces the reduced CPU versions
-    sandbox_user: str | None = None
+    policy: Policy = Policy()  # how the student's code is confined (sandbox/confinement.py)
     python: str = sys.executable
 
 
@@ -60,6 +63,7 @@ class ScratchPaths:
     ``private/``      root, 0700: job, events, logs, the submitted data files (never the student's)
     ``pkg/hw12/``     root, 0755/0644: the student's package, readable and not writable by them
     ``home/``         the sandbox user, 0700: HOME, TMPDIR and working folder of the student's code
+                      where there are no namespaces (in them, the home is the view's own tmpfs)
 
     Modes are set explicitly, so the layout is the same whatever umask the grader runs under.
     """
@@ -79,10 +83,7 @@ class ScratchPaths:
         self.home.mkdir(mode=0o700)
         os.chmod(self.home, 0o700)
         if sandbox_user and os.geteuid() == 0:
-            import pwd
-
-            entry = pwd.getpwnam(sandbox_user)
-            os.chown(self.home, entry.pw_uid, entry.pw_gid)
+            os.chown(self.home, *named_ids(sandbox_user))
 
     def publish(self) -> None:
         """Make the package readable (never writable) by anyone."""
@@ -297,16 +298,18 @@ def _job(layout: Layout, cfg: GradingConfig, pending: list[Case], paths: Scratch
         worker_log=str(paths.private / "worker.log"), student_home=str(paths.home),
         trusted_release=str(layout.release), start_timeout_s=cfg.defaults.start_timeout_s,
         import_timeout_s=cfg.defaults.import_timeout_s, device=opts.device,
-        cpu_fallback=opts.device == "cpu", sandbox_user=opts.sandbox_user,
+        cpu_fallback=opts.device == "cpu", confinement=asdict(opts.policy),
         missing_modules=dict(missing))
 
 
 def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Path,
               missing: dict[str, str], opts: GradeOptions, budget_s: float,
-              echo=None, pool: RunnerPool | None = None) -> dict[str, CaseResult]:
+              echo=None, pool: RunnerPool | None = None) -> tuple[dict[str, CaseResult], dict]:
     """Run ``cases`` on runners from ``pool`` (a private one if None), starting a new runner after
-    one dies or is stopped, until every case has a result."""
+    one dies or is stopped, until every case has a result; the results, and the record of what
+    confined the student's code (sandbox/confinement.py)."""
     done: dict[str, CaseResult] = {}
+    confinement: dict = {}
     by_id = {c.id: c for c in cases}
     t_start = time.monotonic()
     paths = ScratchPaths(scratch)
@@ -339,6 +342,9 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
             for ev in events:
                 if ev.event == "done":
                     return True, progressed
+                if ev.event == "confined":
+                    confinement.update(json.loads(ev.message))
+                    continue
                 if ev.id not in by_id or ev.id in done:
                     continue
                 if ev.event == "start":
@@ -409,13 +415,9 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
     finally:
         if own_pool:
             pool.close()
-    if opts.sandbox_user and os.geteuid() == 0:  # nothing of the student's outlives the grading
-        from .sandbox.client import kill_user_processes, remove_user_files, sandbox_ids
-
-        uid = sandbox_ids(opts.sandbox_user)[0]
-        kill_user_processes(uid)
-        remove_user_files(uid, None)
-    return done
+    if opts.policy.user and os.geteuid() == 0:  # nothing of the student's outlives the grading
+        kill_processes(named_ids(opts.policy.user)[0])  # (in namespaces, it died with them)
+    return done, confinement
 
 
 def grade_part(layout: Layout, cfg: GradingConfig, part_name: str, cases: list[Case],
@@ -426,13 +428,23 @@ def grade_part(layout: Layout, cfg: GradingConfig, part_name: str, cases: list[C
     part = cfg.parts[part_name]
     tiers = {"cpu": {"cpu"}, "gpu": {"gpu"}, "all": {"cpu", "gpu"}}[opts.tier]
     selected = [c for c in cases if c.tier in tiers]
-    with tempfile.TemporaryDirectory(prefix=f"hw12-{part_name}-") as tmp:
-        scratch = Path(tmp)
+    scratch = Path(tempfile.mkdtemp(prefix=f"hw12-{part_name}-"))
+    try:
         paths = ScratchPaths(scratch)
-        paths.create(opts.sandbox_user)
+        paths.create(opts.policy.user)
         missing, notes = prepare_package(layout, part, upload, paths)
         paths.publish()
-        done = run_cases(layout, cfg, selected, scratch, missing, opts, part.budget_s, echo,
-                         pool)
+        done, confinement = run_cases(layout, cfg, public_first(selected), scratch, missing, opts,
+                                      part.budget_s, echo, pool)
+    finally:
+        remove_tree(scratch)  # whatever is left in it: no recursion, no link followed
     return build_results(cfg, part_name, [done[c.id] for c in selected],
-                         time.monotonic() - t0, notes=[*missing.values(), *notes])
+                         time.monotonic() - t0, notes=[*missing.values(), *notes],
+                         confinement=confinement)
+
+
+def public_first(cases: list[Case]) -> list[Case]:
+    """The order cases run in: every public case before any hidden one (each group in its own
+    order), so that no process of the student's has seen a hidden case's inputs when a public
+    case, whose messages the student reads before grades are published, runs."""
+    return sorted(cases, key=lambda c: c.visibility != "public")

@@ -25,6 +25,7 @@ from pathlib import Path
 from .config import load_config
 from .mutants import Variant, default_bank, load_bank
 from .results import question_scores
+from .sandbox.confinement import Policy
 from .supervisor import GradeOptions, Layout, RunnerPool, grade_part
 
 # What the notebooks record about the module that ran them (hash and fingerprint), per log file.
@@ -78,13 +79,13 @@ def mutant_problem(question: str, scores: dict[str, tuple[float, float]]) -> str
 
 
 def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
-             bank: Path | None = None) -> int:
+             bank: Path | None = None, policy: Policy | None = None) -> int:
     """Run the checks above for ``parts`` (all by default) with the mutant bank folder ``bank``
     (the project's tests/mutants by default); print one line per check; 1 if any failed."""
     layout = Layout(repo)
     cfg, cases = load_config(layout.config, layout.tests)
     parts = parts or list(cfg.parts)
-    opts = GradeOptions(tier="all", device="cpu")
+    opts = GradeOptions(tier="all", device="cpu", policy=policy or Policy())
     problems: list[str] = []
     lines: list[str] = []
 

@@ -30,7 +30,7 @@ import yaml
 FIXED_TIME = (2023, 5, 3, 0, 0, 0)
 # Grading needs no more than this (never torchvision, transformers only for parts that ask for it).
 BASE_REQUIREMENTS = ["numpy==2.4.6", "scipy==1.17.1", "hypothesis==6.170.15", "pydantic==2.14.3",
-                     "PyYAML==6.0.3", "jsonschema==4.26.0"]
+                     "PyYAML==6.0.3", "jsonschema==4.26.0", "pyseccomp==0.1.2"]
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Grades $AG/submission for one part; the grader itself guarantees $AG/results/results.json.

@@ -7,11 +7,12 @@ import pytest
 
 from autograder.runner import describe_failure
 from autograder.sandbox.client import Sandbox, SandboxOptions, Zygote, ZygoteFailed
+from autograder.sandbox.confinement import Policy
 
 
 def test_a_fork_server_that_cannot_start_is_the_graders_fault():
     with pytest.raises(ZygoteFailed) as info:
-        Zygote("/bin/false", time.monotonic() + 30)
+        Zygote("/bin/false", time.monotonic() + 30, Policy())
     message = describe_failure(info.value)
     assert "course staff" in message and "your code" in message.lower()
 

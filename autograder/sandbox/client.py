@@ -12,21 +12,26 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
 from ..testfiles import stand_in
 from . import protocol as P
+from .cgroups import Cgroup, CgroupUnavailable
+from .cleanup import clear_dir, remove_tree
+from .confinement import (VIEW_HOME, VIEW_PKG, Confinement, Policy, UidLease, Unconfinable,
+                          gpu_device_nodes, named_ids, plan, zygote_command)
 
-ZYGOTE = Path(__file__).with_name("zygote.py")
+ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
 
 
 class StudentRaised(Exception):
@@ -55,72 +60,6 @@ _STRAY_WRITE = ("{label}: your code's process sent the grader something that is 
                 "stopped and restarted")
 
 
-def _user_pids(uid: int) -> list[int]:
-    """Processes whose real or effective user is ``uid`` (read from /proc)."""
-    pids = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status") as f:
-                for line in f:
-                    if line.startswith("Uid:"):
-                        real, effective = (int(v) for v in line.split()[1:3])
-                        if uid in (real, effective):
-                            pids.append(int(entry.name))
-                        break
-        except (OSError, ValueError):
-            continue
-    return pids
-
-
-SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may leave files
-
-
-def remove_user_files(uid: int, home: Path | None) -> None:
-    """Delete what the sandbox user left in its home and in the shared writable folders (top level,
-    links not followed), so that files written by one test cannot fill the disk for the next."""
-    import shutil
-
-    for root in ([str(home)] if home else []) + list(SHARED_WRITABLE):
-        try:
-            entries = list(os.scandir(root))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-                if root != str(home) and st.st_uid != uid:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            except OSError:
-                continue
-
-
-def kill_user_processes(uid: int, keep: frozenset[int] = frozenset()) -> int:
-    """SIGKILL every process of the sandbox user but ``keep``, until none is left; return how many.
-
-    Finds double-forked daemons and processes that left the worker's session, which a process-group
-    kill misses. Only meaningful for a user that runs nothing but student code.
-    """
-    killed = 0
-    for _ in range(100):
-        pids = [p for p in _user_pids(uid) if p not in keep and p != os.getpid()]
-        if not pids:
-            break
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        time.sleep(0.02)
-    return killed
-
-
 @dataclass
 class SandboxOptions:
     package_root: Path
@@ -129,19 +68,9 @@ class SandboxOptions:
     start_timeout_s: float = 120.0
     import_timeout_s: float = 30.0
     file_size_limit: int = 64 * 1024 * 1024
-    user: str | None = None  # drop to this user when running as root (Gradescope)
+    policy: Policy = Policy()  # how the student's code is confined (sandbox/confinement.py)
     home: Path | None = None  # the student's writable folder: HOME, TMPDIR, working folder
     env: dict = field(default_factory=dict)
-
-
-def sandbox_ids(user: str | None) -> tuple[int, int] | None:
-    """(uid, gid) to run student code as: the sandbox user when the grader is root, else None."""
-    if not user or os.geteuid() != 0:
-        return None
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    return entry.pw_uid, entry.pw_gid
 
 
 class ZygoteFailed(Exception):
@@ -149,41 +78,87 @@ class ZygoteFailed(Exception):
 
 
 class Zygote:
-    """The fork server (zygote.py) that starts every worker of this runner process.
+    """The fork server (zygote.py) that starts every worker of this runner process, confined as
+    ``policy`` asks (sandbox/confinement.py): in bubblewrap's namespaces, with a uid of its own from
+    the pool and a cgroup of its own as root, or, on Gradescope without namespaces, as the named
+    sandbox user behind a seccomp filter.
 
     Started on first use and kept for the runner's life, so Python's and torch's start-up is paid
-    once rather than for every worker (each submission of a batch, each restart after a crash).
+    once rather than for every worker (each submission of a batch, each restart after a crash); a
+    runner grades one submission at a time, so one identity per fork server is one per grading.
     """
 
     _current: "Zygote | None" = None
 
-    def __init__(self, python: str, deadline: float):
+    def __init__(self, python: str, deadline: float, policy: Policy):
+        self.policy = policy
+        self.conf: Confinement = plan(policy)
+        self.lease, self.cgroup, self.staged = None, None, None
+        self.pkg_dir = tempfile.mkdtemp(prefix="hw12-view-")  # bound read-only at VIEW_PKG
+        try:
+            self._start(python, deadline)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, python: str, deadline: float) -> None:
+        root, conf = os.geteuid() == 0, self.conf
+        ids = None
+        if root and conf.kind != "unconfined":
+            if self.policy.user is not None:
+                ids = named_ids(self.policy.user)
+            else:
+                self.lease = UidLease()
+                ids = self.lease.ids
+            if self.policy.user is None and (self.policy.memory_mb or self.policy.cpus
+                                             or self.policy.pids):
+                try:
+                    self.cgroup = Cgroup(self.policy.memory_mb, self.policy.cpus,
+                                         self.policy.pids, name=f"hw12-uid-{ids[0]}")
+                except CgroupUnavailable:
+                    self.cgroup = None  # where the machine offers no cgroup: the rlimits remain
+        namespaced = conf.kind == "namespaces"
+        devices = tuple(gpu_device_nodes(os.environ.get("CUDA_VISIBLE_DEVICES"))) \
+            if namespaced else ()
+        self.conf = conf = replace(conf, uid=ids[0] if ids else None,
+                                   gid=ids[1] if ids else None, devices=devices,
+                                   cgroup=self.cgroup.limits() if self.cgroup else {})
+        config = {"uid": conf.uid, "gid": conf.gid, "seccomp": conf.seccomp,
+                  "namespaced": namespaced, "confined": conf.kind != "unconfined",
+                  "home": VIEW_HOME if namespaced else None,
+                  "scratch": [VIEW_HOME, "/tmp", "/dev/shm"] if namespaced else []}
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+               "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+               "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
         if "CUDA_VISIBLE_DEVICES" in os.environ:
             env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
         self.proc = subprocess.Popen(
-            [python, "-I", "-B", str(ZYGOTE), "--control", str(child.fileno())],
+            zygote_command(conf, python, ZYGOTE, child.fileno(), config, self.pkg_dir),
             pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, env=env, cwd="/",
-            start_new_session=True)
+            start_new_session=True, preexec_fn=self.cgroup.enter if self.cgroup else None)
         child.close()
         self.sock = parent
         self.exits: dict[int, int] = {}
         try:
             self._receive(deadline, "ready")
         except TimeoutError:
-            self.close()
             raise ZygoteFailed("the fork server of the student's processes did not start in "
                                "time") from None
 
     @classmethod
-    def shared(cls, python: str, deadline: float) -> "Zygote":
-        """The runner's fork server, started (again) if it is not running."""
-        if cls._current is None or cls._current.proc.poll() is not None:
-            if cls._current is not None:
-                cls._current.close()
-            cls._current = cls(python, deadline)
+    def shared(cls, python: str, deadline: float, policy: Policy) -> "Zygote":
+        """The runner's fork server, started (again) if it is not running or was started for
+        another policy."""
+        current = cls._current
+        if current is None or current.proc.poll() is not None or current.policy != policy:
+            if current is not None:
+                current.close()
+            cls._current = None
+            try:
+                cls._current = cls(python, deadline, policy)
+            except Unconfinable as e:
+                raise ZygoteFailed(f"the student's code cannot be confined here: {e}") from None
         return cls._current
 
     @classmethod
@@ -194,12 +169,36 @@ class Zygote:
             cls._current = None
 
     def close(self) -> None:
-        self.sock.close()
-        try:
-            self.proc.kill()
-        except OSError:
-            pass
-        self.proc.wait()
+        if getattr(self, "sock", None) is not None:
+            self.sock.close()
+        if getattr(self, "proc", None) is not None:
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
+            self.proc.wait()
+        if self.cgroup is not None:  # whatever of the student's is still in it
+            self.cgroup.kill_all()
+            self.cgroup.remove()
+            self.cgroup = None
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+        if self.pkg_dir:
+            remove_tree(self.pkg_dir)
+            self.pkg_dir = None
+
+    def view_of(self, package_root: Path, home: Path | None) -> tuple[str, str]:
+        """Where a worker finds the student's package and its home. In the namespaces: the
+        package is copied into the folder bound read-only at VIEW_PKG (once per package) and the
+        home is the view's own tmpfs; elsewhere the grader's folders themselves."""
+        if self.conf.kind != "namespaces":
+            return str(package_root), str(home or package_root)
+        if self.staged != str(package_root):
+            clear_dir(self.pkg_dir)
+            shutil.copytree(package_root, self.pkg_dir, dirs_exist_ok=True)
+            self.staged = str(package_root)
+        return VIEW_PKG, VIEW_HOME
 
     def _receive(self, deadline: float | None, want: str) -> dict:
         """Read messages, keeping exit reports, until one with key ``want`` arrives."""
@@ -218,16 +217,29 @@ class Zygote:
             if want in message:
                 return message
 
-    def spawn(self, request: dict, fds: tuple[int, int, int], deadline: float) -> int:
-        """Fork a worker for ``request`` with its request pipe, reply pipe and log; its pid."""
+    def _ask(self, message: dict, want: str, deadline: float, fds: tuple[int, ...] = ()) -> dict:
         try:
-            socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
-            return self._receive(deadline, "forked")["forked"]
+            socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
+            return self._receive(deadline, want)
         except TimeoutError:  # before OSError, of which it is a kind
-            raise ZygoteFailed("the fork server did not start a process for the student's code "
-                               "in time") from None
+            raise ZygoteFailed("the fork server of the student's processes did not answer in "
+                               "time") from None
         except OSError as e:
             raise ZygoteFailed(f"the fork server could not be reached ({e})") from None
+
+    def spawn(self, request: dict, fds: tuple[int, int, int], deadline: float) -> int:
+        """Fork a worker for ``request`` with its request pipe, reply pipe and log; its pid (in
+        the fork server's PID namespace)."""
+        return self._ask({"fork": request}, "forked", deadline, fds)["forked"]
+
+    def kill(self, pid: int) -> None:
+        """Kill worker ``pid`` and its process group (the fork server does: pids are its own)."""
+        self._ask({"kill": pid}, "killed", time.monotonic() + 30)
+
+    def sweep(self, keep: int | None, home: str | None) -> int:
+        """Kill every process of the student's but ``keep`` and delete the files they wrote; the
+        number of processes killed."""
+        return self._ask({"sweep": keep, "home": home}, "swept", time.monotonic() + 60)["swept"]
 
     def poll(self, pid: int) -> int | None:
         """``pid``'s exit status if it has ended, else None (never waits)."""
@@ -246,25 +258,26 @@ class Zygote:
                 return None
         return self.exits.pop(pid)
 
-
 class StudentProcess:
     """One worker process (forked by the zygote) and its two pipes."""
 
     def __init__(self, opts: SandboxOptions, deadline: float):
         self.opts = opts
-        to_child_r, self.to_child = os.pipe()
-        self.from_child, from_child_w = os.pipe()
-        home = str(opts.home or opts.package_root)
+        self.log = open(opts.log_path, "ab")
+        self.zygote = Zygote.shared(opts.python, deadline, opts.policy)
+        pkg, home = self.zygote.view_of(opts.package_root, opts.home)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, "TMPDIR": home,
-               "MPLCONFIGDIR": os.path.join(home, ".matplotlib"),
-               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", **opts.env}
+               "MPLCONFIGDIR": os.path.join(home, ".matplotlib"), "USER": "hw12student",
+               "LOGNAME": "hw12student", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+               "CUDA_DEVICE_ORDER": "PCI_BUS_ID", **opts.env}
         if "CUDA_VISIBLE_DEVICES" in os.environ:
             env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
-        self.log = open(opts.log_path, "ab")
-        self.zygote = Zygote.shared(opts.python, deadline)
-        request = {"home": home, "env": env, "package_root": str(opts.package_root),
-                   "file_size_limit": opts.file_size_limit, "user": sandbox_ids(opts.user)}
+        self.home = home
+        request = {"home": home, "env": env, "package_root": pkg,
+                   "file_size_limit": opts.file_size_limit}
+        to_child_r, self.to_child = os.pipe()
+        self.from_child, from_child_w = os.pipe()
         try:
             self.pid = self.zygote.spawn(request, (to_child_r, from_child_w, self.log.fileno()),
                                          deadline)
@@ -281,10 +294,10 @@ class StudentProcess:
 
     def kill(self) -> None:
         try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.zygote.wait(self.pid)
+            self.zygote.kill(self.pid)
+            self.zygote.wait(self.pid)
+        except ZygoteFailed:
+            pass  # the fork server is gone, and its workers with it
         for fd in (self.to_child, self.from_child):
             try:
                 os.close(fd)
@@ -371,8 +384,6 @@ class Sandbox:
         self.stuck: dict[str, str] = {}  # function label -> how it hung or crashed (not called again)
         self.stand_ins: dict[int, tuple[str, str, Callable]] = {}  # token -> (module, name, fn)
         self.tokens = 0  # stand-ins installed so far (each gets a new token)
-        ids = sandbox_ids(opts.user)
-        self.uid = ids[0] if ids else None  # whose left-over processes and files are swept
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def begin_test(self, seed: int, time_limit_s: float) -> None:
@@ -391,12 +402,15 @@ class Sandbox:
     def sweep(self) -> int:
         """Kill the student's processes other than the live worker (left-overs of the last test)
         and delete the files they wrote; return how many processes were killed."""
-        if self.uid is None:
-            return 0
+        zygote = Zygote._current
+        if zygote is None or zygote.proc.poll() is not None:
+            return 0  # no fork server: nothing of the student's runs (it dies with it)
         alive = self.proc is not None and self.proc.alive()
-        killed = kill_user_processes(self.uid, frozenset([self.proc.pid]) if alive else frozenset())
-        remove_user_files(self.uid, self.opts.home)
-        return killed
+        home = VIEW_HOME if zygote.conf.kind == "namespaces" else self.opts.home
+        try:
+            return zygote.sweep(self.proc.pid if alive else None, str(home) if home else None)
+        except ZygoteFailed:
+            return 0
 
     def _ensure(self) -> StudentProcess:
         if self.proc is None or not self.proc.alive():

@@ -140,7 +140,7 @@ class Job:
     import_timeout_s: float
     device: str | None = None  # None: cuda where available
     cpu_fallback: bool = False  # GPU-tier cases run in their reduced CPU version
-    sandbox_user: str | None = None
+    confinement: dict = field(default_factory=dict)  # a confinement.Policy, as a dict
     missing_modules: dict[str, str] = field(default_factory=dict)  # module -> why it is missing
 
     def write(self, path) -> None:
@@ -158,7 +158,7 @@ class Job:
 class Event:
     """One line of the events file."""
 
-    event: str  # start | end | done
+    event: str  # confined (message: the confinement record, JSON) | start | end | done
     id: str = ""
     status: str = ""  # passed | failed | skipped (end only)
     message: str = ""

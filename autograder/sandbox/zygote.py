@@ -1,21 +1,32 @@
 """Fork server for the student's workers: Python's and torch's start-up paid once per runner.
 
-    python -I -B zygote.py --control FD
+    python -I -B zygote.py --control FD --config JSON
 
-The trusted runner starts it with a clean environment. It imports only the standard library, numpy,
-torch and the sibling ``worker.py``/``protocol.py``, never a test, an oracle or reference code, so a
-worker forked from it knows nothing secret. It talks to the runner over one SOCK_SEQPACKET socket:
+The trusted runner starts it with a clean environment, under the confinement that
+confinement.py chose (inside bubblewrap's namespaces, or not); ``--config`` says who the student's
+code runs as (``uid``/``gid``, None: unchanged), whether workers load the seccomp socket filter,
+whether the zygote is alone in its PID namespace with the student's processes (``namespaced``)
+and which folders the student may write (``scratch``). It imports only the standard library,
+numpy, torch and its sibling files (worker, protocol, gradients, cleanup, netfilter), never a
+test, an oracle or reference code, so a worker forked from it knows nothing secret. It talks to
+the runner over one SOCK_SEQPACKET socket:
 
-    runner -> zygote   a JSON request (home, env, package root, limits, user) with three file
-                       descriptors: the worker's request pipe, its reply pipe and its log
-    zygote -> runner   {"ready": pid} once; {"forked": pid} per request; {"exited": pid,
-                       "status": code} when a child ends (code as subprocess gives it: -N for
-                       signal N)
+    runner -> zygote   {"fork": {home, env, package_root, file_size_limit}} with three file
+                       descriptors: the worker's request pipe, its reply pipe and its log;
+                       {"kill": pid}: kill a worker's process group;
+                       {"sweep": keep, "home": path}: kill every process of the student's but
+                       ``keep`` and delete every file they wrote (home, /tmp, /dev/shm)
+    zygote -> runner   {"ready": pid} once; {"forked": pid}, {"killed": pid}, {"swept": n} per
+                       request; {"exited": pid, "status": code} when a child ends (code as
+                       subprocess gives it: -N for signal N)
+
+Pids are the zygote's own (in its PID namespace), which is why the runner asks it to kill.
 
 Each child becomes a fresh worker: its own session, stdin from /dev/null, stdout and stderr to the
 log, every other descriptor closed (the control socket included), the student's home as working
-folder and its environment only, limits and an OOM score set while still privileged, and only then
-the sandbox user (see ``confine``). It dies with the zygote, which dies with the runner.
+folder and its environment only, limits, an OOM score and the socket filter set while still
+privileged, and only then the student's uid (see ``confine``). It dies with the zygote, which dies
+with the runner.
 """
 from __future__ import annotations
 
@@ -34,13 +45,16 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import worker  # noqa: E402 - the sibling file (it imports protocol.py)
+import cleanup  # noqa: E402 - the sibling files
+import worker  # noqa: E402 - (it imports protocol.py)
 
 import numpy  # noqa: E402,F401 - paid once here, not in every worker
 import torch  # noqa: E402,F401
 
 NPROC_LIMIT = 512  # processes and threads of the sandbox user (a fork bomb stops there)
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")  # where any user may leave files
 MAX_REQUEST = 64 * 1024
 FIRST_FREE_FD = 5  # 0 /dev/null, 1 and 2 the log, 3 requests in, 4 replies out
 
@@ -49,27 +63,70 @@ def die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
-def confine(file_size_limit: int, user: tuple[int, int] | None) -> None:
+def _prctl(option: int, value: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def confine(file_size_limit: int, config: dict) -> None:
     """Caps written file sizes, turns off core dumps, marks the process as the first the kernel
     kills when memory runs out (only possible while privileged: /proc/self/oom_score_adj then
-    belongs to root), makes it die with its parent, and only then switches to the sandbox user
-    ``(uid, gid)`` with a cap on its processes."""
+    belongs to root), makes it die with its parent, loads the socket filter, and only then switches
+    to the student's ``uid``/``gid`` with a cap on its processes."""
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")
     except OSError:
-        if user is not None:  # as root this must work; elsewhere it is a best effort
+        if config.get("uid") is not None:  # as root this must work; elsewhere it is a best effort
             raise
     die_with_parent()
-    if user is not None:
-        uid, gid = user
+    if config.get("confined"):
         resource.setrlimit(resource.RLIMIT_NPROC, (NPROC_LIMIT, NPROC_LIMIT))
+    if config.get("seccomp"):
+        import netfilter
+
+        netfilter.refuse_network()
+    if config.get("uid") is not None:
+        uid, gid = config["uid"], config["gid"]
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
         die_with_parent()  # reset by the change of user
+
+
+def prepare_scratch(config: dict) -> None:
+    """At start, inside the namespaces: the student's writable folders (tmpfs) become theirs."""
+    uid = config.get("uid")
+    for path in config.get("scratch", []):
+        if uid is not None:
+            os.chown(path, uid, config["gid"])
+        os.chmod(path, 0o700 if path == config.get("home") else 0o1777)
+
+
+def sweep(config: dict, keep: int | None, home: str | None) -> int:
+    """Kill every process of the student's but ``keep`` (all that this zygote's PID namespace
+    holds, or all of the student's uid) and delete what they wrote; the number killed."""
+    namespaced, uid = config.get("namespaced"), config.get("uid")
+    if not namespaced and uid is None:
+        return 0  # unconfined: the student's processes cannot be told from the grader's
+    killed = cleanup.kill_processes(None if namespaced else uid,
+                                    frozenset([keep]) if keep else frozenset())
+    for folder in [home] + (config.get("scratch", []) if namespaced else list(SHARED_WRITABLE)):
+        if not folder:
+            continue
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if folder == home or namespaced or \
+                        entry.stat(follow_symlinks=False).st_uid == uid:
+                    cleanup.remove_tree(entry.path)
+            except OSError:
+                continue
+    return killed
 
 
 def place_descriptors(fds: list[int]) -> None:
@@ -82,7 +139,7 @@ def place_descriptors(fds: list[int]) -> None:
     os.closerange(FIRST_FREE_FD, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
-def become_worker(request: dict, fds: list[int]) -> None:
+def become_worker(request: dict, fds: list[int], config: dict) -> None:
     """In the forked child: confine it and serve the runner as a worker. Never returns."""
     code = 70
     try:
@@ -96,7 +153,7 @@ def become_worker(request: dict, fds: list[int]) -> None:
         os.environ.clear()
         os.environ.update(request["env"])
         tempfile.tempdir = None  # TMPDIR is read again
-        confine(request["file_size_limit"], request["user"])
+        confine(request["file_size_limit"], config)
         worker.serve(3, 4, request["package_root"])
         code = 0
     except BaseException:  # noqa: BLE001 - reported in the log; the runner sees the pipe close
@@ -124,7 +181,15 @@ def report_exits(control: socket.socket) -> None:
         send(control, {"exited": pid, "status": os.waitstatus_to_exitcode(status)})
 
 
-def serve(control: socket.socket) -> None:
+def kill_worker(pid: int) -> None:
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def serve(control: socket.socket, config: dict) -> None:
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -140,12 +205,20 @@ def serve(control: socket.socket) -> None:
         data, fds, _, _ = socket.recv_fds(control, MAX_REQUEST, 3)
         if not data:  # the runner is gone
             return
+        message = json.loads(data)
+        if "kill" in message:
+            kill_worker(message["kill"])
+            send(control, {"killed": message["kill"]})
+            continue
+        if "sweep" in message:
+            send(control, {"swept": sweep(config, message["sweep"], message.get("home"))})
+            continue
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             control.detach()  # its descriptor is closed with the others; never closed twice
-            become_worker(json.loads(data), fds)
+            become_worker(message["fork"], fds, config)
         for fd in fds:
             os.close(fd)
         send(control, {"forked": pid})
@@ -154,10 +227,17 @@ def serve(control: socket.socket) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--control", type=int, required=True)
+    ap.add_argument("--config", default="{}")
     die_with_parent()
-    control = socket.socket(fileno=ap.parse_args().control)
+    args = ap.parse_args()
+    config = json.loads(args.config)
+    if config.get("namespaced"):
+        prepare_scratch(config)
+    if config.get("uid") is None and config.get("confined"):
+        _prctl(PR_SET_DUMPABLE, 0)  # workers share its uid: they may not trace or read it
+    control = socket.socket(fileno=args.control)
     try:
-        serve(control)
+        serve(control, config)
     finally:
         for pid in _children():
             try:
