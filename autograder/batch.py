@@ -45,6 +45,7 @@ import yaml
 
 from .config import load_config
 from .results import STATE_FILE, failure_results, result_name, write_results
+from .sandbox.cleanup import scratch_dir
 from .sandbox.confinement import Policy, share_of_machine
 from .supervisor import GradeOptions, Layout, grade_part, hang_up
 from .uploads import SKIP_DIRS, UploadError, find_file, safe_extract
@@ -289,6 +290,46 @@ def _clear(dest: Path) -> None:
         old.unlink()
 
 
+KEY_FILE = ".grader-key"  # in the output folder: the grader's own, never in a student's view
+
+
+def grader_key(out: Path) -> bytes:
+    """The output folder's secret (created once, 0600): what seals each grading.json."""
+    path = Path(out) / KEY_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+    except FileExistsError:
+        pass
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def seal(key: bytes, state: dict, dest: Path) -> str:
+    """HMAC-SHA256 of a grading.json (without its seal) and the bytes of the results files beside
+    it: a rerun reuses a grading only if the grader wrote both, as they are."""
+    import hmac
+
+    h = hmac.new(key, json.dumps({k: v for k, v in state.items() if k != "mac"},
+                                 sort_keys=True).encode(), hashlib.sha256)
+    for part in state.get("parts", []):
+        name = result_name(part, state["parts"])
+        h.update(f"\n{name}\n".encode())
+        _hash_file(h, dest / name)
+    return h.hexdigest()
+
+
+def sealed(out: Path, state: dict | None) -> bool:
+    """Whether ``state`` (a submission's grading.json) carries a valid seal of this output folder."""
+    import hmac
+
+    if not state or not isinstance(state.get("mac"), str):
+        return False
+    dest = Path(out) / str(state.get("submission", ""))
+    return hmac.compare_digest(state["mac"], seal(grader_key(out), state, dest))
+
+
 def write_state(dest: Path, state: dict) -> None:
     tmp = dest / (STATE_FILE + ".tmp")
     tmp.write_text(json.dumps(state, indent=2) + "\n")
@@ -310,9 +351,9 @@ def grade_one(layout: Layout, spec: dict, item: dict, pool=None) -> dict:
              "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "cpus": _affinity(),
              "run": spec.get("run", "")}
     opts = GradeOptions(tier=spec["tier"], device=spec.get("device"), policy=slot_policy(spec))
-    with tempfile.TemporaryDirectory(prefix="hw12-batch-") as tmp:
+    with scratch_dir("hw12-batch-") as tmp:  # an unpacked upload of any depth
         try:
-            upload = open_submission(Path(item["path"]) if item["path"] else None, Path(tmp), modules)
+            upload = open_submission(Path(item["path"]) if item["path"] else None, tmp, modules)
         except UploadError as e:
             upload, state["status"], state["reason"] = None, "not graded", str(e)
         for part in parts:
@@ -327,9 +368,13 @@ def grade_one(layout: Layout, spec: dict, item: dict, pool=None) -> dict:
                                  reason=f"the autograder failed ({type(e).__name__}: {e})")
                     data = failure_results("The autograder failed while grading this submission; "
                                            "please tell the course staff.")
+            confinement = data.get("extra_data", {}).get("confinement")
+            if confinement:
+                state["confinement"] = confinement
             write_results(data, dest / result_name(part, parts))
     state["seconds"] = round(time.monotonic() - t0, 3)
     state["finished_at"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    state["mac"] = seal(grader_key(Path(spec["out"])), state, dest)
     write_state(dest, state)
     return state
 
@@ -635,7 +680,7 @@ def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOp
     for sub in subs:
         h = submission_hash(sub.path, fingerprint)
         state = read_state(out, sub.id)
-        if (not opts.force and state is not None and state.get("hash") == h
+        if (not opts.force and state is not None and state.get("hash") == h and sealed(out, state)
                 and all((out / sub.id / result_name(p, parts)).exists() for p in parts)):
             reused += 1
             continue

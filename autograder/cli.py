@@ -4,13 +4,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from .config import ConfigError, load_config
 from .results import (CaseResult, failure_results, reserve_results, staff_view,
                       write_results)
+from .sandbox.cleanup import scratch_dir
 from .sandbox.confinement import Policy, Unconfinable, plan, share_of_machine
 from .supervisor import GradeOptions, Layout, RunnerPool, grade_part, protect_from_oom_killer
 from .uploads import UploadError, find_file, safe_extract
@@ -125,7 +125,7 @@ def cmd_grade(args) -> int:
                         policy=staff_policy(args, slots, trusted=not args.submission))
     if args.part and args.part not in cfg.parts:
         sys.exit(f"unknown part {args.part!r}; parts: {', '.join(cfg.parts)}")
-    with tempfile.TemporaryDirectory(prefix="hw12-upload-") as tmp:
+    with scratch_dir("hw12-upload-") as tmp:
         if batch:
             return _grade_batch(layout, cfg, cases, target, args, opts)
         try:
@@ -209,7 +209,7 @@ def cmd_gradescope(args) -> int:
                                                       user=args.sandbox_user))
         upload = Path(args.submission)
         zips = list(upload.glob("*.zip"))
-        with tempfile.TemporaryDirectory(prefix="hw12-upload-") as tmp:
+        with scratch_dir("hw12-upload-") as tmp:
             if zips and not any(find_file(upload, f"hw12/{m}.py")
                                 for m in cfg.parts[args.part].modules):
                 upload = _unpack(zips[0], Path(tmp))

@@ -152,12 +152,28 @@ def write_csvs(out: Path, table: Table) -> None:
                                        "score", "max_score", "failures"], rows)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value):
+    """``value`` as a cell a spreadsheet shows as text: a string that would start a formula
+    (``=``, ``+``, ``-``, ``@``, tab, carriage return: OWASP's "CSV injection") gets a leading
+    apostrophe, unless it is a plain number such as ``-0.5``."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_STARTS):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
 def _write_csv(path: Path, fields: list[str], rows: list[dict]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: spreadsheet_text(v) for k, v in row.items()} for row in rows)
     tmp.replace(path)
 
 

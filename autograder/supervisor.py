@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .config import Case, GradingConfig
 from .results import CaseResult, build_results
-from .sandbox.cleanup import kill_processes, remove_tree
+from .sandbox.cleanup import kill_processes, scratch_dir
 from .sandbox.confinement import Policy, named_ids
 from .sandbox.protocol import CaseSpec, Event, Job
 from .uploads import (MAX_HELPER_MODULES, UploadError, copy_upload_file, find_file, linked_file,
@@ -428,16 +428,13 @@ def grade_part(layout: Layout, cfg: GradingConfig, part_name: str, cases: list[C
     part = cfg.parts[part_name]
     tiers = {"cpu": {"cpu"}, "gpu": {"gpu"}, "all": {"cpu", "gpu"}}[opts.tier]
     selected = [c for c in cases if c.tier in tiers]
-    scratch = Path(tempfile.mkdtemp(prefix=f"hw12-{part_name}-"))
-    try:
+    with scratch_dir(f"hw12-{part_name}-") as scratch:  # whatever is left in it: no recursion
         paths = ScratchPaths(scratch)
         paths.create(opts.policy.user)
         missing, notes = prepare_package(layout, part, upload, paths)
         paths.publish()
         done, confinement = run_cases(layout, cfg, public_first(selected), scratch, missing, opts,
                                       part.budget_s, echo, pool)
-    finally:
-        remove_tree(scratch)  # whatever is left in it: no recursion, no link followed
     return build_results(cfg, part_name, [done[c.id] for c in selected],
                          time.monotonic() - t0, notes=[*missing.values(), *notes],
                          confinement=confinement)

@@ -17,7 +17,9 @@ import errno
 import os
 import signal
 import stat
+import tempfile
 import time
+from contextlib import contextmanager
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -102,6 +104,19 @@ def clear_dir(path: str | os.PathLike, keep_top: bool = True) -> int:
 def remove_tree(path: str | os.PathLike) -> int:
     """Delete ``path`` and everything under it (a file or link: just it); entries removed."""
     return clear_dir(path, keep_top=False)
+
+
+@contextmanager
+def scratch_dir(prefix: str):
+    """A new temporary folder (a ``pathlib.Path``), removed with :func:`remove_tree` afterwards,
+    however deep or odd what was put in it (``tempfile.TemporaryDirectory`` recurses)."""
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        remove_tree(path)
 
 
 # ---- processes ----------------------------------------------------------------------------------

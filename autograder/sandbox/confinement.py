@@ -100,7 +100,7 @@ class Confinement:
 
 # ---- what this machine offers --------------------------------------------------------------------
 def bwrap() -> str | None:
-    return shutil.which("bwrap", path=os.environ.get("PATH", "") + ":/usr/bin:/bin")
+    return shutil.which("bwrap")
 
 
 @functools.lru_cache(maxsize=None)
@@ -254,16 +254,17 @@ def python_paths() -> list[str]:
     return sorted(p for p in paths if p and not p.startswith("/usr/") and p != "/usr")
 
 
-def gpu_device_nodes(visible: str | None) -> list[str]:
+def gpu_device_nodes(visible: str | None, dev: str = "/dev",
+                     driver: str = "/proc/driver/nvidia") -> list[str]:
     """The NVIDIA device nodes a grading pinned to ``visible`` (CUDA_VISIBLE_DEVICES: indices in
     PCI bus order, or GPU-UUIDs; None: every GPU) needs: its own ``/dev/nvidiaN`` and the shared
     control nodes. Empty where there is no NVIDIA driver."""
-    if not os.path.exists("/dev/nvidiactl"):
+    if not os.path.exists(f"{dev}/nvidiactl"):
         return []
-    shared = [p for p in ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
-                          "/dev/nvidia-modeset") if os.path.exists(p)]
+    shared = [f"{dev}/{n}" for n in ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools",
+                                     "nvidia-modeset") if os.path.exists(f"{dev}/{n}")]
     gpus = []  # (bus id, uuid, minor) in PCI bus order: CUDA_DEVICE_ORDER=PCI_BUS_ID indices
-    for info in sorted(glob.glob("/proc/driver/nvidia/gpus/*/information")):
+    for info in sorted(glob.glob(f"{driver}/gpus/*/information")):
         fields = _driver_fields(Path(info).read_text())
         if "Device Minor" in fields:
             gpus.append((Path(info).parent.name, fields.get("GPU UUID", ""),
@@ -276,7 +277,7 @@ def gpu_device_nodes(visible: str | None) -> list[str]:
             for i, (_, uuid, minor) in enumerate(gpus):
                 if token == str(i) or (token.startswith("GPU-") and uuid.startswith(token)):
                     chosen.append(minor)
-    return [f"/dev/nvidia{m}" for m in sorted(set(chosen))] + shared
+    return [f"{dev}/nvidia{m}" for m in sorted(set(chosen))] + shared
 
 
 def _driver_fields(text: str) -> dict[str, str]:
