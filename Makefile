@@ -10,14 +10,14 @@ VENV_CPU    ?= .venv-cpu
 STAMP_CPU   := $(VENV_CPU)/.installed-$(shell sha256sum requirements-grading-cpu.txt | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: grade test test-extended build check-release venv venv-cpu venv-313 validate test-all test-gradescope test-313 bench clean
+.PHONY: grade test test-extended build confinement check-release venv venv-cpu venv-313 validate test-all test-gradescope test-313 bench clean
 
 grade: build
 	$(PY) -m autograder grade --output results.json
 
 # Two passes: the Gradescope simulations each run under a half-core CPU quota, so four at a time
 # fill the two cores.
-test: build venv-cpu
+test: build venv-cpu confinement
 	$(PY) -m pytest -q -n 2 --durations=15 -m "not slow and not gradescope and not extended" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -n 4 --durations=10 -m "gradescope and not slow and not extended" $(PYTEST_ARGS)
 	$(PY) -m autograder validate --jobs 2 --quiet
@@ -36,6 +36,10 @@ test-gradescope: build venv-cpu  ## only the Gradescope simulations
 
 build: venv
 	$(PY) -m autograder build
+
+# The tests grade hostile code: they need what confines it (bubblewrap; see README "Threat model").
+confinement:
+	@command -v bwrap >/dev/null || { echo "bubblewrap (bwrap) is missing: the grader confines the students' code with it. Install it (Debian/Ubuntu: sudo apt install bubblewrap) and run make test again."; exit 1; }
 
 # CI runs this first, on a clean checkout: the build must reproduce the committed files exactly
 # (assignment/, the answer key, docs/QUESTIONS.md), or the commit forgot to rebuild.

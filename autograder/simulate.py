@@ -95,11 +95,13 @@ def default_python_env() -> Path:
 def _python_folders(env_dir: Path) -> list[str]:
     """The grading environment and the Python installation it was made from (read-only in the
     simulated container)."""
-    out = subprocess.run([str(env_dir / "bin" / "python"), "-I", "-c",
-                          "import os, sys; print(sys.prefix); print(sys.base_prefix); "
-                          "print(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))"],
-                         capture_output=True, text=True, check=True).stdout.split()
-    return sorted(set(out))
+    proc = subprocess.run([str(env_dir / "bin" / "python"), "-I", "-c",
+                           "import os, sys; print(sys.prefix); print(sys.base_prefix); "
+                           "print(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:  # a broken environment: the run shows what happens then
+        return [str(env_dir)]
+    return sorted(set(proc.stdout.split()))
 
 
 def container_view(tmp: Path, env_dir: Path) -> list[str]:
@@ -180,6 +182,24 @@ def _mount_tmpfs(path: Path, size_mb: int) -> None:
         raise SimulationUnavailable(f"cannot mount a {size_mb} MB tmpfs: {proc.stderr.strip()}")
 
 
+EARLIER_RESULT = "an earlier submission's hidden result"
+
+
+def write_metadata(path: Path) -> None:
+    """What Gradescope puts beside the upload: the submission, its students and every earlier
+    submission with its results (hidden tests' included), as root's file."""
+    earlier = {"score": 11.5, "tests": [{"name": "q1b hidden", "score": 0.0, "max_score": 1.0,
+                                         "output": EARLIER_RESULT, "visibility": "after_published"}]}
+    path.write_text(json.dumps({
+        "id": 182012, "created_at": "2026-12-01T21:00:00.000000-08:00",
+        "submission_method": "upload",
+        "users": [{"email": "student@berkeley.edu", "id": 4182, "name": "A. Student"}],
+        "assignment": {"id": 18212, "title": "Homework 12 (Code)", "total_points": "22.5"},
+        "previous_submissions": [{"submission_time": "2026-11-30T20:00:00.000000-08:00",
+                                  "score": 11.5, "results": earlier}]}))
+    os.chmod(path, 0o644)
+
+
 def add_account(etc: Path, user: str, uid: int) -> None:
     """Give the container's /etc (a copy) the account ``user`` with ``uid`` as its uid and gid."""
     with open(etc / "passwd", "a") as f:
@@ -199,6 +219,7 @@ def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memo
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(ag / "source")
     _copy_submission(Path(submission), ag / "submission")
+    write_metadata(ag / "submission_metadata.json")
     shutil.copytree("/etc", tmp / "etc", symlinks=True)
     (tmp / "root").mkdir(mode=0o700)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HW12_", "PYTHON"))}

@@ -57,7 +57,7 @@ def test_untouched_stubs_score_zero_everywhere(part, gradescope_sim, tmp_path):
 
 
 ESCAPES = r'''
-import glob, os, signal, sys
+import glob, os, signal, socket, sys
 _reached = []
 def _try(label, fn):
     try:
@@ -77,8 +77,14 @@ _private = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
                         "private")
 _try("listed the runner's files", lambda: os.listdir(_private))
 _try("read the job", lambda: open(os.path.join(_private, "job.json")).read())
-if not os.path.isdir(_private):
+_namespaced = os.path.abspath(__file__).startswith("/hw12/pkg/")  # the view: no private folder
+if not os.path.isdir(_private) and not _namespaced:
     _reached.append("the test looked for the runner's files in the wrong place")
+for path in glob.glob("/tmp/hw12-sim-*/autograder/submission_metadata.json"):
+    _try("read the earlier submissions' results", lambda: open(path).read())
+for path in glob.glob(CHECKOUT + "/solutions/hw12/*.py") + glob.glob(CHECKOUT + "/autograder/tests/*/hidden/*.py"):
+    _try("read the staff's checkout", lambda: open(path).read())
+_try("reached the network", lambda: socket.create_connection(("127.0.0.1", PORT), timeout=2).close())
 _extra = sorted(int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 4)
 if len(_extra) > 1:  # the one os.listdir itself opened
     _reached.append("kept the grader's descriptors " + repr(_extra))
@@ -96,17 +102,34 @@ def survival_prob(t, delta):
 '''
 
 
-def test_student_process_is_confined_to_its_own_folder(gradescope_sim, tmp_path):
-    """Student code runs as the sandbox user: it cannot read the tests, write the results, change the
-    worker or its own package, read the runner's files, signal the grader or its fork server, or use
-    a descriptor of theirs; it has a writable home."""
+@pytest.mark.parametrize("namespaces", ["auto", "off"])
+def test_student_process_is_confined_to_its_own_folder(namespaces, gradescope_sim, tmp_path):
+    """Student code runs as the sandbox user, in namespaces where the container allows them
+    ("auto") and behind the seccomp filter where it refuses them ("off"): it cannot read the tests,
+    the earlier submissions' results or the staff's checkout, write the results, change the worker
+    or its own package, read the runner's files, signal the grader or its fork server, use a
+    descriptor of theirs or reach a listener on 127.0.0.1; it has a writable home. results.json
+    records which confinement applied."""
+    import socket as _socket
+
     def edit(cfg):
         cfg["parts"] = {"diffusion": cfg["parts"]["diffusion"]}
         qs = cfg["parts"]["diffusion"]["questions"]
         cfg["parts"]["diffusion"]["questions"] = {q: qs[q] for q in ("q1a", "q2a")}
-    upload = variant_upload(tmp_path, "binary_diffusion", ESCAPES)
-    sim = simulate_upload(make_root(tmp_path, edit), "diffusion", upload, tmp_path)
+    server = _socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0)
+    try:
+        code = f"CHECKOUT = {str(REPO)!r}\nPORT = {server.getsockname()[1]}\n" + ESCAPES
+        upload = variant_upload(tmp_path, "binary_diffusion", code)
+        sim = simulate_upload(make_root(tmp_path, edit), "diffusion", upload, tmp_path,
+                              namespaces=namespaces)
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody connected
+    finally:
+        server.close()
     assert _full_marks(sim), _failed(sim)
+    kind = sim.results["extra_data"]["confinement"]["kind"]
+    assert kind == {"auto": "namespaces", "off": "uid+seccomp"}[namespaces]
 
 
 def _per_test_scores(sim) -> list[tuple[str, float]]:

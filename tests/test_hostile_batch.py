@@ -76,11 +76,12 @@ if os.fork() == 0:
 SNOOP = """
 import os
 _TARGETS = {targets!r}
+_SECRET = {reversed_secret!r}[::-1].encode()  # not in this file as it is searched for
 _found = []
 def _touch(path):
     try:
         with open(path, 'rb') as f:
-            if {secret!r}.encode() in f.read(1 << 20):
+            if _SECRET in f.read(1 << 20):
                 _found.append('read the secret in ' + path)
     except OSError:
         pass
@@ -111,7 +112,7 @@ for dirpath, dirnames, filenames in os.walk('/'):
             break
         try:
             with open(os.path.join(dirpath, name), 'rb') as f:
-                if {secret!r}.encode() in f.read(1 << 16):
+                if _SECRET in f.read(1 << 16):
                     _found.append('found the secret in ' + os.path.join(dirpath, name))
         except OSError:
             pass
@@ -215,7 +216,7 @@ def make_case(base: Path, port: int, site_packages: str, owner: str | None = Non
     builders = {
         "honest_1": reference, "honest_2": reference, "honest_3": reference,
         "killer": with_code("binary_diffusion", KILLER),
-        "snoop": with_code("binary_diffusion", SNOOP.format(targets=targets, secret=SECRET)),
+        "snoop": with_code("binary_diffusion", SNOOP.format(targets=targets, reversed_secret=SECRET[::-1])),
         "daemon": with_code("binary_diffusion", DAEMON.format(out=str(out))),
         "network": with_code("binary_diffusion", NETWORK.format(port=port)),
     }
@@ -247,8 +248,9 @@ def check_batch(case: dict, seen: list, before: dict, student_uids: set[int] | N
     assert rows["honest_1"]["name"].startswith("'="), "a formula must reach a spreadsheet as text"
     assert seen == [], f"the network submission reached the listener: {seen}"
     # each hostile submission: only what its own code earns
-    assert rows["snoop"]["score"] == "3", "snoop found or changed something: " + \
-        json.loads((out / "snoop" / "results.json").read_text())["output"][:2000]
+    assert rows["snoop"]["score"] == "3", "snoop found or changed something: " + "\n".join(
+        t["output"][:1500] for t in json.loads((out / "snoop" / "results.json").read_text())["tests"]
+        if t.get("status") == "failed")
     assert rows["network"]["q1a"] == "0" and rows["network"]["q1c"] == "1", rows["network"]
     for sub_id in ("killer", "daemon"):  # they kill their own processes: whatever that earns
         assert json.loads((out / sub_id / "results.json").read_text())["tests"], sub_id
@@ -334,7 +336,8 @@ def as_ordinary_user(user: pwd.struct_passwd, cmd: list[str], env: dict) -> list
     replaced by a folder holding only the Python installation and, if it is there, the checkout."""
     python_dirs = sorted({sys.base_prefix, os.path.dirname(os.path.dirname(
         os.path.realpath(sys.executable))), str(REPO)})
-    view = ["--bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
+    view = ["--bind", "/", "/", "--dev-bind", "/dev", "/dev",  # the host /proc: a new one
+            # here would make the kernel refuse the grader's own proc mount in its user namespace
             "--perms", "0755", "--tmpfs", "/root"]
     made = {"/", "/root"}
     for path in python_dirs:
@@ -361,9 +364,13 @@ def test_a_hostile_export_graded_by_an_ordinary_user_harms_nobody(listener):
         case = make_case(base, port, site_packages(), owner=user.pw_name)
         before = {"tops": tops(case), "files": snapshot(*tops(case)), "site": site_packages()}
         env = {"HOME": str(case["home"]), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-               "PYTHONPATH": str(case["root"]), "TMPDIR": str(base), "OMP_NUM_THREADS": "1"}
-        cmd = [sys.executable, "-m", "autograder", "grade", str(case["export"]), "--part",
-               "diffusion", "--jobs", "2", "--output", str(case["out"]), "--quiet"]
+               "PYTHONPATH": str(case["root"]), "TMPDIR": str(base), "OMP_NUM_THREADS": "1",
+               "MPLCONFIGDIR": str(base / "mpl")}  # the report's plots: the grader's own cache
+        code = (f"import sys; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]\n"
+                "from pathlib import Path\nimport test_hostile_batch as T\n"
+                f"T._run_batch({{k: Path(v) for k, v in {({k: str(v) for k, v in case.items()})!r}"
+                ".items()})\n")
+        cmd = [sys.executable, "-c", code]
         proc = subprocess.run(as_ordinary_user(user, cmd, env), cwd=str(case["root"]),
                               capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -109,7 +109,8 @@ def namespaces_problem() -> str | None:
     exe = bwrap()
     if exe is None:
         return "bubblewrap (bwrap) is not installed"
-    cmd = [exe, *_unshare_flags(), "--ro-bind", "/", "/", "--", "/bin/true"]
+    cmd = [exe, *_unshare_flags(), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+           "--tmpfs", "/tmp", "--", "/bin/true"]  # what the fork server's view needs
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
                               stdin=subprocess.DEVNULL)
