@@ -330,3 +330,46 @@ def test_misusing_a_correct_callee_costs_only_the_callers_question(name, tmp_pat
     assert any(words in t["output"] for t in results["tests"] if t["tags"][0] == "q1e"), \
         [t["output"][:300] for t in results["tests"] if t["status"] == "failed"]
     assert not [t for t in results["tests"] if "course staff" in t["output"]], "no grader faults"
+
+
+LEAVES_BEHIND = """
+import os
+def _deep(top, depth):
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(depth):
+        try:
+            os.mkdir('d', dir_fd=fd)
+        except FileExistsError:
+            pass
+        child = os.open('d', os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.symlink('/autograder/source', 'to_the_grader', dir_fd=fd)
+    os.close(fd)
+for _top in (os.environ.get('HOME', '/tmp'), '/tmp', '/dev/shm', '/var/tmp'):
+    try:
+        _base = os.path.join(_top, 'left-behind')
+        os.makedirs(_base, exist_ok=True)
+        _deep(_base, 5000)
+        os.mkdir(os.path.join(_base, 'locked'))
+        os.mkdir(os.fsencode(_base) + b'/\\xff\\xfe-not-utf8')
+        os.chmod(os.path.join(_base, 'locked'), 0)
+    except OSError:
+        pass
+"""
+
+
+@pytest.mark.gradescope
+@pytest.mark.parametrize("namespaces", ["auto", "off"])
+def test_what_a_submission_leaves_behind_never_fails_the_grader(namespaces, gradescope_sim,
+                                                               fast_root_q1a_q2a, tmp_path):
+    """A correct submission that leaves folders 5,000 levels deep, a link to the grader's files, a
+    name that is not UTF-8 and a folder with mode 000 in every folder it may write keeps full
+    marks: the grader's clean-up neither recurses nor follows links (Python 3.11's shutil.rmtree
+    ran out of stack here)."""
+    upload = variant_upload(tmp_path, "binary_diffusion", LEAVES_BEHIND)
+    sim = simulate_upload(fast_root_q1a_q2a, "diffusion", upload, tmp_path, namespaces=namespaces)
+    scores = question_scores(sim.results)
+    assert all(math.isclose(*scores[q]) for q in ("q1a", "q2a")), \
+        [t["output"][:300] for t in sim.results["tests"] if t.get("status") == "failed"]
+    assert sim.leftover_processes == 0
