@@ -10,7 +10,7 @@ VENV_CPU    ?= .venv-cpu
 STAMP_CPU   := $(VENV_CPU)/.installed-$(shell sha256sum requirements-grading-cpu.txt | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: grade test test-extended build confinement check-release venv venv-cpu venv-313 validate test-all test-gradescope test-313 bench clean
+.PHONY: grade test test-extended build confinement gpu-check check-release venv venv-cpu venv-313 validate test-all test-gradescope test-313 bench clean
 
 grade: build
 	$(PY) -m autograder grade --output results.json
@@ -88,6 +88,9 @@ $(STAMP_313): requirements-grading-313.txt
 
 test-313: build venv-cpu venv-313  ## the Gradescope simulation's functional run under Python 3.13
 	$(PY) -m pytest -q -n 4 -m "slow and gradescope" -k python_313 $(PYTEST_ARGS)
+
+gpu-check: build  ## on a machine with one GPU: the GPU tier of both parts, confined (BENCHMARKS.md)
+	$(PY) benchmarks/gpu_check.py
 
 bench: build  ## figures for BENCHMARKS.md (see that file for each command)
 	$(PY) benchmarks/grading_budget.py

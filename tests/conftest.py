@@ -164,3 +164,32 @@ def reference_upload(tmp: Path, part: str) -> Path:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO / "solutions" / rel, dest / rel)
     return dest
+
+
+@pytest.fixture
+def listener():
+    """A TCP listener on every address of this machine (127.0.0.1 included) that hands out the
+    reference survival_prob to whoever connects; yields (port, the addresses that connected)."""
+    import socket
+    import threading
+
+    server = socket.create_server(("0.0.0.0", 0))
+    server.settimeout(0.2)
+    seen: list = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, addr = server.accept()
+            except OSError:
+                continue
+            seen.append(addr)
+            conn.sendall(b"def survival_prob(t, delta):\n    return (1 - 2 * delta) ** t\n")
+            conn.close()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], seen
+    stop.set()
+    thread.join()
+    server.close()

@@ -5,11 +5,9 @@ test_hostile_batch.py and test_gradescope_sim.py."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
@@ -252,30 +250,6 @@ def probe_box(tmp_path):
     box.begin_test(0, 60)
     yield box
     box.close()
-
-
-@pytest.fixture
-def listener():
-    """A TCP listener on 127.0.0.1 that records every connection it accepts."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    seen: list = []
-    stop = threading.Event()
-
-    def accept():
-        while not stop.is_set():
-            try:
-                conn, addr = server.accept()
-                seen.append(addr)
-                conn.close()
-            except OSError:
-                continue
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1], seen
-    stop.set()
-    thread.join()
-    server.close()
 
 
 @needs_namespaces

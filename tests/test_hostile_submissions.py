@@ -373,3 +373,19 @@ def test_what_a_submission_leaves_behind_never_fails_the_grader(namespaces, grad
     assert all(math.isclose(*scores[q]) for q in ("q1a", "q2a")), \
         [t["output"][:300] for t in sim.results["tests"] if t.get("status") == "failed"]
     assert sim.leftover_processes == 0
+
+
+@pytest.mark.slow
+@pytest.mark.gradescope
+def test_what_a_submission_leaves_behind_never_fails_the_grader_python_313(
+        gradescope_sim, fast_root_q1a_q2a, tmp_path):
+    """The same under Gradescope's Python, 3.13 (make test-313; the regular torch build, so no
+    memory limit)."""
+    env = REPO / ".venv-313"
+    if not (env / "bin" / "python").exists():
+        pytest.fail(f"{env} is missing: make venv-313 creates it")
+    upload = variant_upload(tmp_path, "binary_diffusion", LEAVES_BEHIND)
+    sim = simulate_upload(fast_root_q1a_q2a, "diffusion", upload, tmp_path, python_env=env,
+                          memory_mb=None)
+    scores = question_scores(sim.results)
+    assert all(math.isclose(*scores[q]) for q in ("q1a", "q2a")), sim.results["output"]

@@ -28,11 +28,16 @@ def _binding():
     return seccomp
 
 
-def refuse_network() -> None:
-    """Load the filter into this process (and, from now on, every process it starts)."""
+def build_filter():
+    """The filter, built but not loaded."""
     sc = _binding()
     f = sc.SyscallFilter(defaction=sc.ALLOW)
     for call in ("socket", "socketpair"):
         f.add_rule(sc.ERRNO(errno.EACCES), call, sc.Arg(0, sc.NE, socket.AF_UNIX))
     f.add_rule(sc.ERRNO(errno.EPERM), "io_uring_setup")
-    f.load()
+    return f
+
+
+def refuse_network() -> None:
+    """Load the filter into this process (and, from now on, every process it starts)."""
+    build_filter().load()
