@@ -18,7 +18,7 @@ grade: build
 # Two passes: the Gradescope simulations each run under a half-core CPU quota, so four at a time
 # fill the two cores.
 test: build venv-cpu confinement
-	$(PY) -m pytest -q -n 2 --durations=15 -m "not slow and not gradescope and not extended" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist worksteal --durations=15 -m "not slow and not gradescope and not extended" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -n 4 --durations=10 -m "gradescope and not slow and not extended" $(PYTEST_ARGS)
 	$(PY) -m autograder validate --jobs 2 --quiet
 

@@ -249,10 +249,10 @@ def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memo
             raise SimulationUnavailable(str(e)) from None
         try:
             t0 = time.monotonic()
-            proc = subprocess.Popen([*container, "bash", str(ag / "source" / "run_autograder")],
-                                    env=env, cwd=str(ag), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    start_new_session=True, preexec_fn=group.enter)
+            proc = subprocess.Popen(
+                group.command([*container, "bash", str(ag / "source" / "run_autograder")]),
+                env={**env, **group.environment()}, cwd=str(ag), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 out, _ = proc.communicate(timeout=timeout_s)
                 returncode = proc.returncode

@@ -75,10 +75,14 @@ def test_a_mutant_must_lose_its_own_question_and_no_other():
     assert twice == f"{CHARGED_TWICE}: also loses q1e (2.75 of 4 points)"
 
 
-DIFFUSION = bank_files(default_bank(REPO), "diffusion")
+# The slowest variant (it simulates every step, about 90 s in-process) is graded through the
+# sandbox by `validate` in make test as well; its in-process run is in make test-extended.
+SLOW = {"bd_sample_simulates_steps"}
+DIFFUSION = [pytest.param(p, id=p.stem, marks=[pytest.mark.extended] if p.stem in SLOW else [])
+             for p in bank_files(default_bank(REPO), "diffusion")]
 
 
-@pytest.mark.parametrize("path", DIFFUSION, ids=[p.stem for p in DIFFUSION])
+@pytest.mark.parametrize("path", DIFFUSION)
 def test_diffusion_variant_is_graded_on_its_own_question(path):
     problem = inprocess.variant_problem("diffusion", path, lambda source: inprocess.Submission({}))
     assert problem is None, f"{path.stem}: {problem}"

@@ -122,11 +122,15 @@ class Cgroup:
     def procs_files(self) -> list[str]:
         return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})
 
-    def enter(self) -> None:
-        """Move the calling process into the cgroup (e.g. in a child before it runs anything)."""
-        for path in self.procs_files():
-            with open(path, "w") as f:
-                f.write(str(os.getpid()))
+    def command(self, cmd: list[str]) -> list[str]:
+        """``cmd`` started inside the cgroup: a shell joins it, then becomes ``cmd`` (no
+        ``preexec_fn``, which is unsafe in a process with threads, as the runner is)."""
+        join = 'for f in $HW12_CGROUP_PROCS; do echo $$ > "$f" || exit 70; done; exec "$@"'
+        return ["/bin/sh", "-c", join, "sh", *cmd]
+
+    def environment(self) -> dict:
+        """What :meth:`command`'s shell needs in its environment."""
+        return {"HW12_CGROUP_PROCS": " ".join(self.procs_files())}
 
     def pids(self) -> list[int]:
         try:

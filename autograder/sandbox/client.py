@@ -95,6 +95,7 @@ class Zygote:
         self.conf: Confinement = plan(policy)
         self.lease, self.cgroup, self.staged = None, None, None
         self.pkg_dir = tempfile.mkdtemp(prefix="hw12-view-")  # bound read-only at VIEW_PKG
+        os.chmod(self.pkg_dir, 0o755)  # readable by the student's uid, writable by nobody else
         try:
             self._start(python, deadline)
         except BaseException:
@@ -133,10 +134,13 @@ class Zygote:
                "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
         if "CUDA_VISIBLE_DEVICES" in os.environ:
             env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
-        self.proc = subprocess.Popen(
-            zygote_command(conf, python, ZYGOTE, child.fileno(), config, self.pkg_dir),
-            pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL, env=env, cwd="/",
-            start_new_session=True, preexec_fn=self.cgroup.enter if self.cgroup else None)
+        command = zygote_command(conf, python, ZYGOTE, child.fileno(), config, self.pkg_dir)
+        if self.cgroup is not None:
+            command = self.cgroup.command(command)
+            env.update(self.cgroup.environment())
+        self.proc = subprocess.Popen(command, pass_fds=(child.fileno(),),
+                                     stdin=subprocess.DEVNULL, env=env, cwd="/",
+                                     start_new_session=True)
         child.close()
         self.sock = parent
         self.exits: dict[int, int] = {}
