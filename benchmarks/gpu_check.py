@@ -11,7 +11,8 @@ Grades, for the early-exit and RLHF parts, each inside the confinement the grade
   they lose points on their own question (CPU tier) and keep full marks on the GPU tier, so a bug
   is charged on its own question only.
 
-Prints the GPU tier's wall time per submission and the peak GPU memory, then one line per check;
+Prints the GPU tier's wall time per submission (the first one of each part includes starting the
+grader and training the reference network), then one line per check;
 exits 1 if any check fails. Without CUDA it stops with a message, unless ``--device cpu`` runs the
 GPU tier's reduced CPU versions (what this machine can check of the script itself).
 """
@@ -67,8 +68,6 @@ def main() -> int:
                        f"mutant {variant.name}": make_upload(REPO, variant,
                                                              Path(tmp) / f"{part}-mut")}
             for label, upload in uploads.items():
-                if args.device == "cuda":
-                    torch.cuda.reset_peak_memory_stats()
                 t0 = time.monotonic()
                 gpu = question_scores(grade_part(layout, cfg, part, cases[part], upload, gpu_opts,
                                                  pool=pool))

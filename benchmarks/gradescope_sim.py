@@ -1,7 +1,7 @@
 """Figures of the simulated Gradescope run (autograder/simulate.py), per part, for BENCHMARKS.md.
 
     python benchmarks/gradescope_sim.py [--part P ...] [--memory-mb 768] [--cpus 0.5] [--repeat N]
-                                        [--submission DIR]
+                                        [--namespaces auto|off]
 
 For each part: builds the zip, runs the reference submission through it as Gradescope does (root,
 sandbox user, cgroup memory limit and CPU quota) and prints wall time, the cgroup's peak memory, OOM
@@ -42,12 +42,15 @@ def main() -> int:
     ap.add_argument("--cpus", type=float, default=0.5)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--python-env", default=None)
+    ap.add_argument("--namespaces", choices=["auto", "off"], default="auto",
+                    help="off: the grader's fallback where the container refuses namespaces")
     args = ap.parse_args()
     layout = Layout(REPO)
     cfg, cases = load_config(layout.config, layout.tests)
     raw = yaml.safe_load(layout.config.read_text())
     limits = {c.id: c.time_limit_s for part in cases.values() for c in part}
-    print(f"limits: {args.memory_mb} MB, {args.cpus} CPUs; {args.repeat} run(s) per part")
+    print(f"limits: {args.memory_mb} MB, {args.cpus} CPUs; {args.repeat} run(s) per part; "
+          f"namespaces {args.namespaces}")
     print("| part | score | wall (s) | peak cgroup memory (MB) | OOM kills | slowest case (s) | its limit (s) | margin |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for part in args.part or list(cfg.parts):
@@ -57,7 +60,8 @@ def main() -> int:
             seen = []
             for _ in range(args.repeat):
                 sim = simulate(part, upload, zip_path, memory_mb=args.memory_mb, cpus=args.cpus,
-                               python_env=Path(args.python_env) if args.python_env else None)
+                               python_env=Path(args.python_env) if args.python_env else None,
+                               namespaces=args.namespaces)
                 if sim.results is None:
                     print(f"| {part} | no results.json: {sim.results_error} |")
                     break

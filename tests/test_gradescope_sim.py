@@ -8,6 +8,8 @@ elsewhere they are reported as skipped, with the reason.
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -118,6 +120,9 @@ def test_student_process_is_confined_to_its_own_folder(namespaces, gradescope_si
         cfg["parts"]["diffusion"]["questions"] = {q: qs[q] for q in ("q1a", "q2a")}
     server = _socket.create_server(("127.0.0.1", 0))
     server.settimeout(0)
+    staff_folders = [Path("/root"), *[p for p in [REPO, *REPO.parents] if p != Path("/")],
+                     *Path(sys.prefix).parents, *Path(sys.base_prefix).parents]
+    modes = {p: p.stat().st_mode for p in staff_folders if p.exists()}
     try:
         code = f"CHECKOUT = {str(REPO)!r}\nPORT = {server.getsockname()[1]}\n" + ESCAPES
         upload = variant_upload(tmp_path, "binary_diffusion", code)
@@ -128,6 +133,7 @@ def test_student_process_is_confined_to_its_own_folder(namespaces, gradescope_si
     finally:
         server.close()
     assert _full_marks(sim), _failed(sim)
+    assert {p: p.stat().st_mode for p in modes} == modes, "the simulation changed a folder's mode"
     kind = sim.results["extra_data"]["confinement"]["kind"]
     assert kind == {"auto": "namespaces", "off": "uid+seccomp"}[namespaces]
 

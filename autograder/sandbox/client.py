@@ -234,7 +234,9 @@ class Zygote:
     def spawn(self, request: dict, fds: tuple[int, int, int], deadline: float) -> int:
         """Fork a worker for ``request`` with its request pipe, reply pipe and log; its pid (in
         the fork server's PID namespace)."""
-        return self._ask({"fork": request}, "forked", deadline, fds)["forked"]
+        pid = self._ask({"fork": request}, "forked", deadline, fds)["forked"]
+        self.exits.pop(pid, None)  # an earlier worker's, if the number came round again
+        return pid
 
     def kill(self, pid: int) -> None:
         """Kill worker ``pid`` and its process group (the fork server does: pids are its own)."""
@@ -254,13 +256,15 @@ class Zygote:
         return self.exits.get(pid)
 
     def wait(self, pid: int, timeout_s: float = 10.0) -> int | None:
+        """``pid``'s exit status, waiting up to ``timeout_s`` for it; kept, so that asking again
+        (a crash seen on the pipe, then the kill that follows) answers at once."""
         deadline = time.monotonic() + timeout_s
         while pid not in self.exits:
             try:
                 self._receive(deadline, "exited")
             except TimeoutError:
                 return None
-        return self.exits.pop(pid)
+        return self.exits[pid]
 
 class StudentProcess:
     """One worker process (forked by the zygote) and its two pipes."""
