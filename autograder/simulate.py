@@ -112,7 +112,7 @@ def container_view(tmp: Path, env_dir: Path) -> list[str]:
     and no mode of the host's folders changes (setup_local.sh's ``chmod 711 /root`` included)."""
     hidden = ["/root", "/home"] + ([str(REPO)] if str(REPO) not in ("/", "/root", "/home") else [])
     args = ["--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/run",
+            "--bind", str(tmp / "tmp"), "/tmp", "--tmpfs", "/run",  # /tmp on disk, as there
             "--bind", str(tmp / "root"), "/root"]  # 0700 as on Gradescope, until setup_local.sh
     for folder in hidden[1:]:  # homes and the checkout: solutions, hidden tests, keys
         args += ["--tmpfs", folder]
@@ -222,6 +222,8 @@ def _simulate_in(tmp: Path, part: str, submission: Path, zip_path: Path, *, memo
     write_metadata(ag / "submission_metadata.json")
     shutil.copytree("/etc", tmp / "etc", symlinks=True)
     (tmp / "root").mkdir(mode=0o700)
+    (tmp / "tmp").mkdir()
+    os.chmod(tmp / "tmp", 0o1777)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HW12_", "PYTHON"))}
     env.update(AUTOGRADER_ROOT=str(ag), PATH=f"{env_dir / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}")
     if namespaces == "off":
