@@ -110,26 +110,31 @@ def container_view(tmp: Path, env_dir: Path) -> list[str]:
     /etc (a copy: setup_local.sh adds the sandbox user there), /tmp, /run and /root, and the
     ``/autograder``-shaped folder ``tmp`` writable. Nothing the run does reaches the host's files,
     and no mode of the host's folders changes (setup_local.sh's ``chmod 711 /root`` included)."""
-    hidden = ["/root", "/home"] + ([str(REPO)] if str(REPO) not in ("/", "/root", "/home") else [])
+    checkout = [str(REPO)] if str(REPO) not in ("/", "/root", "/home", "/tmp") else []
+    replaced = ["/tmp", "/run", "/root", "/home", *checkout]  # the container's own, not the host's
     args = ["--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--proc", "/proc",
             "--bind", str(tmp / "tmp"), "/tmp", "--tmpfs", "/run",  # /tmp on disk, as there
-            "--bind", str(tmp / "root"), "/root"]  # 0700 as on Gradescope, until setup_local.sh
-    for folder in hidden[1:]:  # homes and the checkout: solutions, hidden tests, keys
-        args += ["--tmpfs", folder]
-    made: set[str] = set(hidden)
+            "--bind", str(tmp / "root"), "/root",  # 0700 as on Gradescope, until setup_local.sh
+            "--tmpfs", "/home"]
+    made: set[str] = set(replaced)
 
-    def expose(path: str, how: str) -> None:
-        for parent in map(str, reversed(Path(path).parents)):  # inside a hidden folder: new
-            if parent not in made and any(parent.startswith(h + "/") for h in hidden):
+    def parents(path: str) -> None:
+        """The folders above ``path`` inside a replaced one, traversable (bubblewrap would make
+        them 0700)."""
+        for parent in map(str, reversed(Path(path).parents)):
+            if parent not in made and any(parent.startswith(r + "/") for r in replaced):
                 args.extend(["--perms", "0755", "--dir", parent])
                 made.add(parent)
-        args.extend([how, path, path])
 
+    for folder in checkout:  # the checkout: solutions, hidden tests, keys
+        parents(folder)
+        args += ["--tmpfs", folder]
     for path in _python_folders(env_dir):
-        expose(path, "--ro-bind")
+        parents(path)
+        args += ["--ro-bind", path, path]
     args += ["--bind", str(tmp / "etc"), "/etc"]
-    expose(str(tmp), "--bind")
-    return args
+    parents(str(tmp))
+    return args + ["--bind", str(tmp), str(tmp)]
 
 
 def _copy_submission(submission: Path, dest: Path) -> None:
