@@ -182,12 +182,13 @@ def snapshot(*tops: Path) -> dict[str, tuple]:
 
 def make_case(base: Path, port: int, site_packages: str, owner: str | None = None) -> dict:
     """The export, the grading root, the output folder and the staff home of one test, under
-    ``base``; owned by ``owner`` (the ordinary user) when given."""
+    ``base``; owned by ``owner`` (the ordinary user) when given. Imports may take a minute: the
+    snoop searches the file system at import, which must not time out on a loaded machine."""
     home = base / "staff-home"
     home.mkdir(mode=0o700)
     (home / "secret.txt").write_text(SECRET)
     os.chmod(home / "secret.txt", 0o600)
-    root = make_root(base, lambda cfg: (cfg["defaults"].update(time_limit_s=30, import_timeout_s=10),
+    root = make_root(base, lambda cfg: (cfg["defaults"].update(time_limit_s=30, import_timeout_s=60),
                                         only_questions(cfg, "diffusion", {"q1a", "q1c"})))
     export, out = base / "export", base / "out"
     targets = [str(export), str(out), str(REPO / "solutions"), str(REPO / "autograder" / "tests"),
