@@ -235,6 +235,12 @@ def leave_daemon():
     return True
 def listing(path):
     return sorted(os.listdir(path))
+def die_leaving_a_child():
+    if os.fork() == 0:  # keeps the worker's pipes open for a minute
+        import time
+        time.sleep(60)
+        os._exit(0)
+    os._exit(3)
 """
 
 
@@ -293,3 +299,14 @@ def test_a_daemon_left_by_a_test_is_killed_and_its_files_removed(probe_box):
     assert len(probe.pids()) > 3  # the daemon runs
     assert probe_box.sweep() >= 1
     assert set(probe.pids()) <= {1, 2, pid} and probe.listing("/hw12/home") == []
+
+
+def test_a_worker_that_dies_is_seen_at_once_though_its_child_keeps_the_pipe(probe_box):
+    """The end of the worker is reported by the fork server, so a child that inherited the pipes
+    (a daemon, a multiprocessing worker) cannot turn a crash into a time-out charged to the
+    question's time budget."""
+    from autograder.sandbox.client import StudentCrashed
+
+    probe_box.begin_test(0, 20)
+    with pytest.raises(StudentCrashed, match="exit status 3"):
+        probe_box.module("probe").die_leaving_a_child()

@@ -314,14 +314,33 @@ class StudentProcess:
         self.log.close()
 
     def _wait(self, fd: int, deadline: float, write: bool, label: str) -> None:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise StudentTimeout(f"{label} did not finish within the time limit "
-                                 "(an infinite loop, or far too much work?)")
-        r, w, _ = select.select([] if write else [fd], [fd] if write else [], [], left)
-        if not (r or w):
-            raise StudentTimeout(f"{label} did not finish within the time limit "
-                                 "(an infinite loop, or far too much work?)")
+        """Until ``fd`` is ready: StudentTimeout past ``deadline``; StudentCrashed as soon as the
+        fork server reports the worker's end, even while a process it started (a daemon, a
+        multiprocessing child) keeps the pipe open, so that no end of the pipe ever comes."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StudentTimeout(f"{label} did not finish within the time limit "
+                                     "(an infinite loop, or far too much work?)")
+            r, w, _ = select.select([self.zygote.sock] + ([] if write else [fd]),
+                                    [fd] if write else [], [], left)
+            if w or fd in r:
+                return
+            if r:
+                try:
+                    ended = self.zygote.poll(self.pid) is not None
+                except ZygoteFailed:
+                    ended = True  # the fork server is gone, and its workers with it
+                if ended:
+                    raise self._ended(label)
+
+    def _ended(self, label: str) -> StudentCrashed:
+        try:
+            code = self.zygote.wait(self.pid, 2.0)
+        except ZygoteFailed:
+            code = None
+        return StudentCrashed(f"your code's process ended during {label} (exit status {code}: "
+                              "sys.exit/os._exit, a crash, or too much memory)")
 
     def _read_exact(self, n: int, deadline: float, label: str) -> bytes:
         chunks, left = [], n
@@ -332,10 +351,7 @@ class StudentProcess:
             except BlockingIOError:
                 continue
             if not chunk:
-                code = self.zygote.wait(self.pid, 2.0)
-                raise StudentCrashed(f"your code's process ended during {label} "
-                                     f"(exit status {code}: sys.exit/os._exit, a crash, "
-                                     "or too much memory)")
+                raise self._ended(label)
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
