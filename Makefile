@@ -10,14 +10,14 @@ VENV_CPU    ?= .venv-cpu
 STAMP_CPU   := $(VENV_CPU)/.installed-$(shell sha256sum requirements-grading-cpu.txt | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: grade test test-extended build confinement gpu-check check-release venv venv-cpu venv-313 validate test-all test-gradescope test-313 bench clean
+.PHONY: grade test test-extended build confinement gpu-check lint check-release venv venv-cpu venv-313 validate test-all test-gradescope test-313 bench clean
 
 grade: build
 	$(PY) -m autograder grade --output results.json
 
 # Two passes: the Gradescope simulations each run under a half-core CPU quota, so four at a time
 # fill the two cores.
-test: build venv-cpu confinement
+test: build venv-cpu confinement lint
 	$(PY) -m pytest -q -n 2 --dist worksteal --durations=15 -m "not slow and not gradescope and not extended" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -n 4 --durations=10 -m "gradescope and not slow and not extended" $(PYTEST_ARGS)
 	$(PY) -m autograder validate --jobs 2 --quiet
@@ -36,6 +36,10 @@ test-gradescope: build venv-cpu  ## only the Gradescope simulations
 
 build: venv
 	$(PY) -m autograder build
+
+# pyflakes and import order (pyproject.toml) on the grader, the solutions and the tests.
+lint: venv
+	$(PY) -m ruff check autograder solutions tests benchmarks
 
 # The tests grade hostile code: they need what confines it (bubblewrap; see README "Threat model").
 confinement:

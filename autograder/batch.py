@@ -21,14 +21,12 @@ not graded again; ``--force`` regrades everything. Every submission gets a row, 
 """
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import hashlib
 import json
 import os
 import queue
 import select
-import shutil
 import signal
 import socket
 import subprocess

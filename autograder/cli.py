@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .results import (CaseResult, failure_results, reserve_results, staff_view,
-                      write_results)
+from .results import CaseResult, failure_results, reserve_results, staff_view, write_results
 from .sandbox.cleanup import scratch_dir
 from .sandbox.confinement import Policy, Unconfinable, plan, share_of_machine
 from .supervisor import GradeOptions, Layout, RunnerPool, grade_part, protect_from_oom_killer

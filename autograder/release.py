@@ -12,8 +12,18 @@ import re
 import shutil
 from pathlib import Path
 
-from .student_guide import (BEFORE, SUBMIT, TABLE, TODOS, before_you_start, fill_markers,
-                            notebook_todos, parts_table, set_colab_source, submit_block)
+from .student_guide import (
+    BEFORE,
+    SUBMIT,
+    TABLE,
+    TODOS,
+    before_you_start,
+    fill_markers,
+    notebook_todos,
+    parts_table,
+    set_colab_source,
+    submit_block,
+)
 
 BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")

@@ -21,8 +21,14 @@ import time
 from pathlib import Path
 
 from .sandbox.protocol import CaseSpec, Event, Job
-from .testfiles import (SubmissionFiles, install_otter_shim, load_test_cases, seed_everything,
-                        student_message, test_case)
+from .testfiles import (
+    SubmissionFiles,
+    install_otter_shim,
+    load_test_cases,
+    seed_everything,
+    student_message,
+    test_case,
+)
 
 MAX_MESSAGE = 3000
 

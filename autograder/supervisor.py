@@ -24,8 +24,14 @@ from .results import CaseResult, build_results
 from .sandbox.cleanup import kill_processes, scratch_dir
 from .sandbox.confinement import Policy, named_ids
 from .sandbox.protocol import CaseSpec, Event, Job
-from .uploads import (MAX_HELPER_MODULES, UploadError, copy_upload_file, find_file, linked_file,
-                      plain_file)
+from .uploads import (
+    MAX_HELPER_MODULES,
+    UploadError,
+    copy_upload_file,
+    find_file,
+    linked_file,
+    plain_file,
+)
 
 BACKSTOP_GRACE_S = 30.0  # on top of a case's limit + worker start-up: the sandbox enforces the tight one
 BUDGET_BACKSTOP = 1.25  # the whole part stops at this multiple of its budget, whatever happens

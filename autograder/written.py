@@ -52,8 +52,14 @@ def render_written(root: Path):
         return None, None
     sys.path.insert(0, str(root / "solutions"))
     try:
-        from derivations import (EXPERIMENT_KEYS, RUN_KEYS, SWEEP_KEYS, experiment_values, handout_values,
-                                 key_values)
+        from derivations import (
+            EXPERIMENT_KEYS,
+            RUN_KEYS,
+            SWEEP_KEYS,
+            experiment_values,
+            handout_values,
+            key_values,
+        )
         from derivations.render import render
     finally:
         sys.path.remove(str(root / "solutions"))

@@ -18,13 +18,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import REPO, make_root, only_questions
 
 from autograder.batch import BatchOptions, list_submissions, read_metadata, run_batch
 from autograder.config import load_config
+from autograder.mutants import bank_files, load_variant
 from autograder.results import validate
 from autograder.supervisor import Layout
-from autograder.mutants import bank_files, load_variant
-from conftest import REPO, make_root, only_questions
 
 FAST = {"q1a", "q1c"}
 

@@ -5,9 +5,9 @@ import re
 
 import pytest
 import yaml
+from conftest import REPO
 
 from autograder.config import ConfigError, load_config, scan_test_file
-from conftest import REPO
 
 CONFIG = (REPO / "grading_config.yaml").read_text()
 TESTS = REPO / "autograder" / "tests"

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import mpmath
-
 import pytest
 import sympy as sp
 from scipy.stats import norm
@@ -23,9 +22,20 @@ if str(ROOT) not in sys.path:
 
 from solutions import derivations  # noqa: E402
 from solutions.derivations import (  # noqa: E402
-    EXPERIMENT_KEYS, HANDOUT_RANGES, RUN_KEYS, SWEEP_KEYS, experiment_values, handout_values, key_values,
-    q1_binary_diffusion as q1,
-    q2_gaussian_diffusion as q2, q3_early_exit as q3, q4_policy_gradient as q4, sweep_values, verify_all)
+    EXPERIMENT_KEYS,
+    HANDOUT_RANGES,
+    RUN_KEYS,
+    SWEEP_KEYS,
+    experiment_values,
+    handout_values,
+    key_values,
+    sweep_values,
+    verify_all,
+)
+from solutions.derivations import q1_binary_diffusion as q1
+from solutions.derivations import q2_gaussian_diffusion as q2
+from solutions.derivations import q3_early_exit as q3
+from solutions.derivations import q4_policy_gradient as q4
 from solutions.derivations._common import assert_identity  # noqa: E402
 from solutions.derivations.render import BEGIN, END, RenderError, blocks, placeholders, render  # noqa: E402
 

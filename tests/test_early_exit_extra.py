@@ -21,10 +21,10 @@ import copy
 import json
 import math
 
+import inprocess
 import pytest
 import torch
 
-import inprocess
 from autograder.mutants import bank_files
 
 SOL = inprocess.SOL

@@ -11,9 +11,9 @@ import zipfile
 
 import jsonschema
 import pytest
+from conftest import REPO
 
 from autograder.results import failure_results, validate
-from conftest import REPO
 
 
 def _grade(*args, cwd=REPO):

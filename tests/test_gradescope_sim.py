@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, make_root, reference_upload, simulate_upload, stub_upload, variant_upload
 
 pytestmark = pytest.mark.gradescope

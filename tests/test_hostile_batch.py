@@ -32,13 +32,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, make_root, only_questions
+from test_batch import reference, student, with_code
 
 from autograder.batch import BatchOptions, run_batch, sealed
 from autograder.config import load_config
 from autograder.sandbox import confinement as C
 from autograder.supervisor import Layout
-from conftest import REPO, make_root, only_questions
-from test_batch import reference, student, with_code
 
 ROOT = os.geteuid() == 0
 SECRET = "hw12-staff-secret-" + secrets.token_hex(8)

@@ -14,10 +14,17 @@ import math
 import shutil
 
 import pytest
+from conftest import (
+    REPO,
+    grade,
+    make_root,
+    only_questions,
+    question_scores,
+    simulate_upload,
+    variant_upload,
+)
 
 from autograder.results import validate, write_results
-from conftest import (REPO, grade, make_root, only_questions, question_scores, simulate_upload,
-                      variant_upload)
 
 # What a submission that attacks the protocol would do: find its reply pipe among the descriptors
 # it inherited (the ones it can write to).

@@ -7,9 +7,9 @@ whole bank is an extended check; the mutants that this check was written for run
 """
 from __future__ import annotations
 
+import inprocess
 import pytest
 
-import inprocess
 from autograder.mutants import default_bank, load_bank
 from autograder.runner import case_message
 

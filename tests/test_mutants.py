@@ -5,13 +5,13 @@ bank through the sandbox; tests/test_early_exit_extra.py and tests/test_rlhf_ext
 in-process.)"""
 from __future__ import annotations
 
-import pytest
-
 import inprocess
+import pytest
+from conftest import REPO
+
 from autograder.config import load_config
 from autograder.mutants import MARKER, BankError, bank_files, default_bank, load_bank, load_variant
 from autograder.validate import CHARGED_TWICE, mutant_problem
-from conftest import REPO
 
 BODY = f"\n{MARKER}\ndef survival_prob(t, delta):\n    return (1 - delta) ** t\n"
 

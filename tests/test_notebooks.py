@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 
 pytestmark = pytest.mark.notebook
@@ -96,8 +95,11 @@ def test_early_exit_notebook_runs_in_quick_mode_and_writes_valid_answers(tmp_pat
     assert images(next(c for c in code if "threshold_sweep(" in c.source)) == 1, "sweep plot"
     answers = json.loads((tmp_path / "early_exit_answers.json").read_text())
     sys.path.insert(0, str(REPO))
-    from autograder.testlib.early_exit_oracles import (consistency_problems, text_sha256,
-                                                       validate_answers)
+    from autograder.testlib.early_exit_oracles import (
+        consistency_problems,
+        text_sha256,
+        validate_answers,
+    )
     assert validate_answers(answers) == [] and consistency_problems(answers) == []
     assert answers["quick_mode"] is True
     assert answers["module_sha256"] == text_sha256((tmp_path / "hw12" / "early_exit.py").read_text())

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from autograder.release import MarkerError, solution_lines, strip_code, strip_markdown
-from conftest import REPO
 
 RELEASE = REPO / "assignment"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
-from autograder.results import SUMMARY_TAG, question_scores, staff_view
 from conftest import grade, make_root, only_questions, variant_upload
+
+from autograder.results import SUMMARY_TAG, question_scores, staff_view
 
 # q1e's loss averaged over pixels instead of summed: fails some public and some hidden cases
 MEAN_NOT_SUM = '''

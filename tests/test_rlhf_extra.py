@@ -19,9 +19,8 @@ import sys
 import types
 from pathlib import Path
 
-import pytest
-
 import inprocess
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOL = ROOT / "solutions"
@@ -31,7 +30,6 @@ FUNCTION_QUESTIONS = CPU_QUESTIONS[:4]
 
 sys.path.insert(0, str(ROOT))
 from autograder.mutants import bank_files  # noqa: E402
-
 
 # ---------------------------------------------------------------------------------------------
 # in-process grading helpers (tests/inprocess.py)

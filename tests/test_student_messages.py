@@ -9,10 +9,10 @@ import subprocess
 import sys
 
 import pytest
-
-from autograder.testfiles import student_message
 from conftest import REPO, grade, make_root, only_questions, variant_upload
 from inprocess import cases, module_from_source, reference_source, stub_source
+
+from autograder.testfiles import student_message
 
 MAX_LINES = 30
 FOREIGN = ("pytest", "pluggy", "hypothesis", "autograder", "Traceback (most recent call last)",
@@ -106,7 +106,8 @@ def test_a_property_check_gives_its_failing_inputs_as_plain_values():
 def test_generated_tensors_are_named_by_their_shape():
     """A drawn tensor is shown by its shape, drawn values by their label, in the order drawn."""
     torch = pytest.importorskip("torch")
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     rows = st.lists(st.floats(-1, 1), min_size=3, max_size=3)
 

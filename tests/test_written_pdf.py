@@ -11,12 +11,12 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from markdown_it import MarkdownIt
 from PIL import Image
 from pypdf import PdfReader
 
 from autograder import written
-from conftest import REPO
 
 RELEASE = REPO / "assignment"
 SOURCE = REPO / written.SOURCE

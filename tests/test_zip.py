@@ -3,15 +3,14 @@ what its run_autograder writes when there is nothing to grade or Python cannot s
 reference and the stubs through each zip is tests/test_gradescope_sim.py's job."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import zipfile
 
 import pytest
+from conftest import REPO, make_root, part_zip, simulate_upload
 
 from autograder.results import validate
-from conftest import REPO, make_root, part_zip, simulate_upload
 
 ZIP = REPO / "dist" / "gradescope" / "diffusion.zip"
 

@@ -8,6 +8,7 @@ points = None
 
 def _setup(early_exit, n=12, seed=0):
     import math
+
     import torch
     model = early_exit.EarlyExitResNet(num_classes=10, widths=(4, 8, 16), blocks_per_stage=1)
     model.eval()

@@ -28,8 +28,18 @@ from ..testfiles import stand_in
 from . import protocol as P
 from .cgroups import Cgroup, CgroupUnavailable
 from .cleanup import clear_dir, remove_tree
-from .confinement import (VIEW_HOME, VIEW_PKG, Confinement, Policy, UidLease, Unconfinable,
-                          gpu_device_nodes, named_ids, plan, zygote_command)
+from .confinement import (
+    VIEW_HOME,
+    VIEW_PKG,
+    Confinement,
+    Policy,
+    UidLease,
+    Unconfinable,
+    gpu_device_nodes,
+    named_ids,
+    plan,
+    zygote_command,
+)
 
 ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
 

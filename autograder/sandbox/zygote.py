@@ -46,10 +46,9 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import cleanup  # noqa: E402 - the sibling files
-import worker  # noqa: E402 - (it imports protocol.py)
-
 import numpy  # noqa: E402,F401 - paid once here, not in every worker
 import torch  # noqa: E402,F401
+import worker  # noqa: E402 - (it imports protocol.py)
 
 NPROC_LIMIT = 512  # processes and threads of the sandbox user (a fork bomb stops there)
 PR_SET_PDEATHSIG = 1

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ._common import add, assert_identity, tex
+from ._common import add, tex
 
 N_ACTIONS = 4
 theta = sp.symbols(f"theta1:{N_ACTIONS + 1}", real=True)

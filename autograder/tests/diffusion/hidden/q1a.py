@@ -10,7 +10,8 @@ points = None
 def test_survival_prob_matches_chain(binary_diffusion):
     """Property: survival_prob(t, delta) equals M^t[0,0] - M^t[0,1] for the 2x2 flip matrix M."""
     import torch
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from autograder.testlib.diffusion_oracles import survival_prob_oracle
 

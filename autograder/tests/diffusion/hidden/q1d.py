@@ -52,7 +52,8 @@ def _mistake(got, t, delta):
 def test_posterior_matches_bayes_oracle(binary_diffusion):
     """Property over delta, t and all sign pairs (float64): equals brute-force Bayes."""
     import torch
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from autograder.testlib.diffusion_oracles import posterior_prob_plus_oracle
 

@@ -30,7 +30,8 @@ def test_bernoulli_kl_matches_oracle(binary_diffusion):
     import math
 
     import torch
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from autograder.testlib.diffusion_oracles import bernoulli_kl_oracle
 

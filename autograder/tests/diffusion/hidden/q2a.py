@@ -36,7 +36,8 @@ def _expected_q_sample(x0, t, betas, noise):
 def test_alpha_bar_matches_explicit_product(gaussian_diffusion):
     """Property over random schedules (float64, tight), plus the linear T = 1000 schedule in both dtypes."""
     import torch
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from autograder.testlib.diffusion_oracles import alpha_bar_oracle
 

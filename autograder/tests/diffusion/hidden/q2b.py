@@ -76,7 +76,8 @@ def _name_mistake(mean, var, x_t, x0, betas, t):
 def test_posterior_matches_gaussian_conditioning(gaussian_diffusion):
     """Property over random schedules and steps (float64): mean and variance equal the conditioning."""
     import torch
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from autograder.testlib.diffusion_oracles import gaussian_posterior_oracle
 

@@ -24,6 +24,7 @@ def test_tail_accuracy_and_constants(early_exit):
 @test_case(points=1, hidden=True)
 def test_tensor_inputs_broadcast_and_keep_dtype(early_exit):
     import torch
+
     from autograder.testlib.early_exit_oracles import prob_final_nonpositive_oracle
     M = torch.tensor([[0.0], [0.5], [2.0], [1e-4]], dtype=torch.float64)          # (4, 1)
     k = torch.tensor([1, 2, 5, 20])                                               # (4,)
@@ -56,8 +57,10 @@ def test_matches_monte_carlo(early_exit):
     (2^-k, 2^(2-k), 2 - 2^(1-k)), a variance used as a standard deviation, or a flipped sign are
     all more than 0.03 away on at least one case.
     """
-    from autograder.testlib.early_exit_oracles import (hoeffding_radius,
-                                                       prob_final_nonpositive_mc_oracle)
+    from autograder.testlib.early_exit_oracles import (
+        hoeffding_radius,
+        prob_final_nonpositive_mc_oracle,
+    )
     n = 400_000
     eps = hoeffding_radius(n, 1e-6 / 3)
     for case, (M, k) in enumerate([(0.5, 2), (-0.4, 1), (0.2, 4)]):

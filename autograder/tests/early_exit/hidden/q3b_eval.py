@@ -54,8 +54,11 @@ def _compare(got, want, cum, t):
 def test_summary_agrees_with_predict_and_macs(early_exit, substituted):
     import torch
 
-    from autograder.testlib.early_exit_oracles import (predict_stand_in, spread_inputs,
-                                                       thresholds_between)
+    from autograder.testlib.early_exit_oracles import (
+        predict_stand_in,
+        spread_inputs,
+        thresholds_between,
+    )
     model = early_exit.EarlyExitResNet(num_classes=10, widths=(4, 8, 16), blocks_per_stage=1)
     model.eval()
     x = spread_inputs(36, seed=31)
@@ -73,8 +76,11 @@ def test_summary_agrees_with_predict_and_macs(early_exit, substituted):
 def test_eval_mode_during_evaluation(early_exit, substituted):
     import torch
 
-    from autograder.testlib.early_exit_oracles import (predict_stand_in, spread_inputs,
-                                                       thresholds_between)
+    from autograder.testlib.early_exit_oracles import (
+        predict_stand_in,
+        spread_inputs,
+        thresholds_between,
+    )
     model = early_exit.EarlyExitResNet(num_classes=10, widths=(4, 8, 16), blocks_per_stage=1)
     model.eval()
     x = spread_inputs(24, seed=41)

@@ -9,7 +9,8 @@ points = None
 @test_case(points=2, hidden=True)
 def test_weighted_sum_of_cross_entropies(early_exit):
     import torch
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from autograder.testlib.early_exit_oracles import early_exit_loss_oracle
 

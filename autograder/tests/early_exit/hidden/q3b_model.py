@@ -14,10 +14,14 @@ def _model(early_exit, widths=(4, 8, 16)):
 
 @test_case(points=2, hidden=True)
 def test_predict_follows_the_exit_rule(early_exit):
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
-    from autograder.testlib.early_exit_oracles import (diagnose_predict, spread_inputs,
-                                                       thresholds_between)
+    from autograder.testlib.early_exit_oracles import (
+        diagnose_predict,
+        spread_inputs,
+        thresholds_between,
+    )
     model = _model(early_exit)
     x = spread_inputs(40, seed=11)
     logits = model.forward(x)
@@ -36,11 +40,14 @@ def test_predict_follows_the_exit_rule(early_exit):
 
 @test_case(points=2, hidden=True)
 def test_batch_composition_does_not_matter(early_exit):
-    import torch
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
-    from autograder.testlib.early_exit_oracles import predict_oracle, spread_inputs, \
-        thresholds_between
+    from autograder.testlib.early_exit_oracles import (
+        predict_oracle,
+        spread_inputs,
+        thresholds_between,
+    )
     model = _model(early_exit)
     pool = spread_inputs(16, seed=23)
     logits = model.forward(pool)

@@ -8,7 +8,8 @@ points = None
 
 @test_case(points=2, hidden=True)
 def test_matches_definition_on_random_sweeps(early_exit):
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from autograder.testlib.early_exit_oracles import min_threshold_beating_oracle
 

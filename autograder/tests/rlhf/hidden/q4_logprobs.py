@@ -33,7 +33,8 @@ def _diagnose(got, logits, labels):
 @test_case(points=2, hidden=True)
 def test_matches_oracle_on_random_inputs(rlhf):
     import torch
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     from autograder.testlib import rlhf_oracles as O
 
