@@ -67,6 +67,7 @@ def grade(root: Path, part: str, upload: Path, questions=None, **opts):
     return grade_part(layout, cfg, part, selected, upload, GradeOptions(**opts), pool=RUNNERS)
 
 
+from autograder.results import question_scores  # noqa: E402, F401 - re-exported: the grader's own
 
 
 def only_questions(cfg: dict, part: str, keep: set[str]) -> None:
