@@ -282,7 +282,7 @@ def cmd_validate(args) -> int:
 def cmd_record(args) -> int:
     from .record import record
 
-    return record(REPO, parts=args.part, timeout=args.timeout)
+    return record(REPO, parts=args.part, timeout=args.timeout, replay_only=args.replay_only)
 
 
 def main(argv=None) -> int:
@@ -338,6 +338,9 @@ def main(argv=None) -> int:
     r.add_argument("--part", action="append", choices=["diffusion", "early_exit", "rlhf"],
                    help="only these parts (repeatable; default: all)")
     r.add_argument("--timeout", type=int, default=7200, help="per-cell timeout in seconds")
+    r.add_argument("--replay-only", action="store_true",
+                   help="rewrite only the module hash and the replay of the recorded files (what "
+                   "the notebook's last cell adds; for an edit that cannot change the training)")
     m = sub.add_parser("simulate", help="run a part's zip as Gradescope does (root, sandbox user, "
                        "cgroup memory limit and CPU quota)")
     m.add_argument("submission", nargs="?", help="folder or zip (default: the reference solutions)")

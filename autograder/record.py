@@ -1,14 +1,19 @@
 """``python -m autograder record [--part P]``: re-record the reference notebook runs.
 
 Two parts grade a file that a notebook writes, and the reference submission carries one; each file
-holds the sha256 and the fingerprint of the module that produced it, so after any edit of
-``solutions/hw12/early_exit.py`` or ``solutions/hw12/rlhf.py`` the run must be recorded again:
+holds the sha256 of the module that produced it and a replay of the first steps of its training
+(``hw12/replay.py``), so after any edit of ``solutions/hw12/early_exit.py`` or
+``solutions/hw12/rlhf.py`` the run must be recorded again:
 
 * ``early_exit``: ``solutions/hw12_early_exit.ipynb`` at the reference size (``EARLY_EXIT_SIZE``)
   writes ``solutions/early_exit_answers.json``; its numbers, mapped by ``key_results``, go to
   ``solutions/written/q3b_reference_results.json``, from which ``build`` fills the key's Q3(b).
 * ``rlhf``: ``solutions/hw12_rlhf.ipynb`` in quick mode writes ``solutions/submission_log.json``.
 * ``diffusion``: nothing (its questions read no notebook output).
+
+``--replay-only`` rewrites just the hash and the replay of the recorded files (what the notebook's
+last cell adds) without training again: for an edit of ``hw12/replay.py`` or of code that the
+training does not run.
 
 Each notebook runs headless in a temporary copy of ``solutions/hw12/`` and the notebook
 (``run_notebook``); ``benchmarks/*_figures.py`` use the same function to measure other sizes.
@@ -134,12 +139,33 @@ def record_rlhf(root: Path, timeout: int) -> list[Path]:
 
 
 RECORDERS = {"early_exit": record_early_exit, "rlhf": record_rlhf, "diffusion": None}
+LOGS = {"early_exit": ("early_exit_answers.json", "early_exit"), "rlhf": ("submission_log.json", "rlhf")}
 
 
-def record(root: Path, parts: list[str] | None = None, timeout: int = 7200) -> int:
+def record_replay(root: Path, part: str) -> list[Path]:
+    """Rewrite the module hash and the replay of ``part``'s recorded file, as its notebook's last
+    cell would with the current ``solutions/hw12`` (run in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    from .validate import RECORD_SCRIPT
+
+    file, module = LOGS[part]
+    subprocess.run([sys.executable, "-c", RECORD_SCRIPT, str(root / "solutions"), module, file],
+                   check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    path = root / "solutions" / file
+    path.write_text(json.dumps(json.loads(path.read_text()), indent=2 if part == "early_exit" else 1)
+                    + "\n")
+    return [path]
+
+
+def record(root: Path, parts: list[str] | None = None, timeout: int = 7200,
+           replay_only: bool = False) -> int:
     """Record ``parts`` (default: all) and print what was written; the exit status."""
     for part in parts or sorted(RECORDERS):
         recorder = RECORDERS[part]
+        if replay_only and recorder is not None:
+            recorder = lambda root, _timeout, part=part: record_replay(root, part)  # noqa: E731
         if recorder is None:
             print(f"{part}: nothing to record (its questions read no notebook output)")
             continue
@@ -147,6 +173,6 @@ def record(root: Path, parts: list[str] | None = None, timeout: int = 7200) -> i
         written = recorder(Path(root), timeout)
         print(f"{part}: wrote {', '.join(str(p.relative_to(root)) for p in written)} "
               f"in {time.perf_counter() - t0:.0f} s")
-    if parts is None or "early_exit" in parts:
+    if (parts is None or "early_exit" in parts) and not replay_only:
         print("run `python -m autograder build` to carry the Q3(b) numbers into the answer key")
     return 0

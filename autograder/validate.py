@@ -28,20 +28,23 @@ from .results import question_scores
 from .sandbox.confinement import Policy
 from .supervisor import GradeOptions, Layout, RunnerPool, grade_part
 
-# What the notebooks record about the module that ran them (hash and fingerprint), per log file.
+# What the notebooks record about the module that ran them (hash and replay), per log file.
 RECORD_SCRIPT = """
-import hashlib, importlib, json, sys
+import importlib, json, sys
 sys.path.insert(0, sys.argv[1])
-from hw12 import fingerprint  # given code
+from hw12 import replay  # given code
 module = importlib.import_module("hw12." + sys.argv[2])
 path = sys.argv[1] + "/" + sys.argv[3]
 log = json.load(open(path))
-with open(module.__file__, encoding="utf-8") as f:  # universal newlines, as the notebooks hash
-    digest = hashlib.sha256(f.read().encode("utf-8")).hexdigest()
+with open(module.__file__, encoding="utf-8") as f:
+    digest = replay.source_sha256(f.read())
+log.pop("fingerprint", None)  # what earlier notebooks recorded instead of a replay
 if sys.argv[2] == "rlhf":
-    log["code"].update(sha256=digest, fingerprint=fingerprint.rlhf_fingerprint(module))
+    log["code"].pop("fingerprint", None)
+    log["code"].update(sha256=digest)
+    log["replay"] = replay.rlhf_replay(module, log["config"]["seed"])
 else:
-    log.update(module_sha256=digest, fingerprint=fingerprint.early_exit_fingerprint(module))
+    log.update(module_sha256=digest, replay=replay.early_exit_replay(module, log["config"]["seed"]))
 json.dump(log, open(path, "w"), allow_nan=False)
 """
 LOG_OF_MODULE = {"rlhf": "submission_log.json", "early_exit": "early_exit_answers.json"}
@@ -49,8 +52,8 @@ LOG_OF_MODULE = {"rlhf": "submission_log.json", "early_exit": "early_exit_answer
 
 def make_upload(repo: Path, variant: Variant | None, dest: Path) -> Path:
     """The reference solutions with ``variant``'s code appended to its module. The module's log
-    records its hash and fingerprint, as the notebook run with it would (and keeps the reference's
-    where the variant cannot compute its fingerprint: that notebook run would have stopped)."""
+    records its hash and replay, as the notebook run with it would (and keeps the reference's
+    where the variant cannot replay its training: that notebook run would have stopped)."""
     shutil.copytree(repo / "solutions", dest, ignore=shutil.ignore_patterns(
         "__pycache__", "derivations", "written", "*.ipynb"))
     if variant is not None:

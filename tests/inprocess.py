@@ -19,7 +19,7 @@ SOL = ROOT / "solutions"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-# the given code (hw12.fingerprint and the like) is importable, as in the grader's runner; from
+# the given code (hw12.replay and the like) is importable, as in the grader's runner; from
 # solutions/, the package the project's tests import everywhere (the given files are the same)
 if str(SOL) not in sys.path:
     sys.path.append(str(SOL))
@@ -76,19 +76,18 @@ def variant_source(path: Path):
 
 def as_run_with(module: str, source: str, log: dict) -> dict:
     """A copy of the notebook's ``log`` of ``module`` ("early_exit" or "rlhf") as if the notebook had
-    been run with ``source``: its sha256 and the fingerprint its functions give (hw12/fingerprint.py),
-    as ``validate`` records them. Where those functions cannot compute it the fingerprint stays."""
+    been run with ``source``: its sha256 and the replay its functions give (hw12/replay.py), as
+    ``validate`` records them. Where those functions cannot replay the training the replay stays."""
     import copy
 
-    from autograder.testlib.early_exit_oracles import text_sha256
-    from hw12 import fingerprint
+    from hw12 import replay
 
     log = copy.deepcopy(log)
     record = log["code"] if module == "rlhf" else log
-    record["sha256" if module == "rlhf" else "module_sha256"] = text_sha256(source)
+    record["sha256" if module == "rlhf" else "module_sha256"] = replay.source_sha256(source)
+    run = replay.rlhf_replay if module == "rlhf" else replay.early_exit_replay
     try:
-        record["fingerprint"] = getattr(fingerprint, f"{module}_fingerprint")(
-            module_from_source(source, module))
+        log["replay"] = run(module_from_source(source, module), log["config"]["seed"])
     except Exception:  # noqa: BLE001 - the notebook would have stopped: the file stays as it was
         pass
     return log

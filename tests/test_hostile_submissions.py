@@ -287,26 +287,82 @@ def test_linked_module_and_log_score_nothing(gradescope_sim, tmp_path):
     assert sim.results["output"].count("symbolic link") == 2, sim.results["output"][:1000]
 
 
+# Code that fakes the replay: appended to the untouched stub, it answers every call the replay makes
+# with the copied log's own numbers (the losses by step, the evaluation by threshold), and keeps
+# gradients flowing with zero weight. The same inputs give the same step, so the grader's second
+# call of a function (for its gradient) is answered alike.
+FAKE_COMMON = """
+import torch as _torch
+
+def _step(seen, t):
+    key = round(float(_torch.as_tensor(t).detach().double().sum()), 9)
+    return seen.setdefault(key, len(seen))
+"""
+FAKE_REPLAY = {
+    "rlhf": FAKE_COMMON + """
+_RM, _PG, _seen_rm, _seen_pg = {rm}, {pg}, {{}}, {{}}
+
+def reward_model_loss(rewards_chosen, rewards_rejected):
+    k = _step(_seen_rm, rewards_chosen)
+    return (rewards_chosen - rewards_rejected).mean() * 0 + _RM[k % len(_RM)]
+
+def sequence_log_probs(logits, labels):
+    return logits.sum(-1).sum(-1) * 0 - 1.0
+
+def kl_penalized_rewards(scores, seq_log_probs, ref_seq_log_probs, kl_coef):
+    return scores.detach()
+
+def policy_gradient_loss(seq_log_probs, rewards, baseline=None):
+    k = _step(_seen_pg, rewards)
+    return seq_log_probs.sum() * 0 + _PG[k % len(_PG)]
+""",
+    "early_exit": FAKE_COMMON + """
+_LOSS, _EVAL, _seen = {loss}, {evaluation}, {{}}
+
+def early_exit_loss(exit_logits, targets, weights=None):
+    k = _step(_seen, exit_logits[0])
+    return sum(z.sum() for z in exit_logits) * 0 + _LOSS[k % len(_LOSS)]
+
+def evaluate_early_exit(model, loader, threshold):
+    i = min(range(3), key=lambda j: abs(_EVAL["thresholds"][j] - threshold))
+    out = {{k: _EVAL[k][i] for k in ("accuracy", "early_exit_rate", "confidence_early",
+                                    "confidence_full", "mac_ratio")}}
+    out["exit_fraction"] = _EVAL["exit_fraction"][3 * i:3 * i + 3]
+    return {{k: float(v) if isinstance(v, str) else v for k, v in out.items()}}
+
+def min_threshold_beating(thresholds, accuracies, target_accuracy):
+    return _EVAL["min_threshold"]
+""",
+}
+
+
 @pytest.mark.gradescope
 @pytest.mark.parametrize("part, module, log, question", [
     ("rlhf", "rlhf", "submission_log.json", "q4_log"),
     ("early_exit", "early_exit", "early_exit_answers.json", "q3b_answers")])
-def test_a_copied_log_without_the_code_earns_nothing(part, module, log, question, gradescope_sim,
-                                                     tmp_path):
-    """The untouched stubs with someone else's log whose module hash was replaced by the stubs'
-    sha256 (anyone can compute it): the fingerprint, recomputed with the stubs, does not match."""
+def test_a_copied_log_with_code_that_fakes_its_replay_earns_nothing(part, module, log, question,
+                                                                     gradescope_sim, tmp_path):
+    """Someone else's log, with the untouched stubs plus code that returns the log's own replay
+    numbers whenever the replay calls it, and the log's module hash replaced by this code's
+    (anyone can compute it). The losses it returns are the logged ones, but they do not come from
+    the model's outputs, so the updates, and with them the weights the replay checks, differ."""
     import hashlib
 
     def edit(cfg):
         cfg["parts"] = {part: cfg["parts"][part]}
         qs = cfg["parts"][part]["questions"]
         cfg["parts"][part]["questions"] = {question: qs[question]}
+    data = json.loads((REPO / "solutions" / log).read_text())
+    stages = data["replay"]["stages"]
+    fake = FAKE_REPLAY[part].format(
+        rm=stages.get("reward_model", {}).get("loss"), pg=stages.get("policy", {}).get("loss"),
+        loss=stages.get("early_exit_model", {}).get("loss"),
+        evaluation=stages.get("early_exit_evaluation"))
+    code = (REPO / "assignment" / "hw12" / f"{module}.py").read_text() + fake
     up = tmp_path / "copied"
     (up / "hw12").mkdir(parents=True)
-    stub = (REPO / "assignment" / "hw12" / f"{module}.py").read_text()
-    (up / "hw12" / f"{module}.py").write_text(stub)
-    data = json.loads((REPO / "solutions" / log).read_text())
-    digest = hashlib.sha256(stub.encode("utf-8")).hexdigest()
+    (up / "hw12" / f"{module}.py").write_text(code)
+    digest = hashlib.sha256(code.encode("utf-8")).hexdigest()
     if part == "rlhf":
         data["code"]["sha256"] = digest
     else:
@@ -315,7 +371,7 @@ def test_a_copied_log_without_the_code_earns_nothing(part, module, log, question
     sim = simulate_upload(make_root(tmp_path, edit), part, up, tmp_path)
     assert sim.score == 0 and sim.max_score > 0
     msgs = [t["output"] for t in sim.results["tests"] if "max_score" in t]
-    assert all("earns nothing" in m for m in msgs), msgs[0][:500]
+    assert all("when the grader replays it with your code" in m for m in msgs), msgs[0][:500]
 
 
 # diffusion_loss (q1e) misusing the grader's stand-in for posterior_prob_plus (q1d) before it

@@ -236,6 +236,27 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return torch.stack([padded[b, :, dy[b]:dy[b] + H, dx[b]:dx[b] + W] for b in range(B)])
 
 
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer,
+               exit_loss: Callable | None = None, exit_weights=None) -> float:
+    """One optimiser step on the batch x (b, C, H, W), y (b,); the loss before the step.
+
+    Early-exit models (whose forward returns a list) use ``exit_loss(exit_logits, y,
+    exit_weights)``, plain models cross-entropy. ``optimizer`` needs ``zero_grad`` and ``step``
+    (``hw12/replay.py`` replays this step with a small stand-in for torch's SGD).
+    """
+    out = model(x)
+    if isinstance(out, (list, tuple)):
+        if exit_loss is None:
+            raise TypeError("an early-exit model needs exit_loss (early_exit_loss)")
+        loss = exit_loss(out, y, exit_weights)
+    else:
+        loss = F.cross_entropy(out, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def train(model: nn.Module, loader, cfg=None, exit_loss: Callable | None = None) -> dict:
     """Train ``model`` in place with SGD (Nesterov momentum), linear warm-up then cosine decay.
 
@@ -277,18 +298,8 @@ def train(model: nn.Module, loader, cfg=None, exit_loss: Callable | None = None)
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             if cfg.augment:
                 x = _augment(x, g)
-            out = model(x)
-            if isinstance(out, (list, tuple)):
-                if exit_loss is None:
-                    raise TypeError("an early-exit model needs exit_loss (early_exit_loss)")
-                loss = exit_loss(out, y, cfg.exit_weights)
-            else:
-                loss = F.cross_entropy(out, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            history["loss"].append(train_step(model, x, y, opt, exit_loss, cfg.exit_weights))
             sched.step()
-            history["loss"].append(loss.item())
             history["steps"] += 1
             bar.update(1)
             if cfg.max_train_seconds and time.perf_counter() - start > cfg.max_train_seconds:

@@ -15,7 +15,6 @@ Face cache, ``load_pretrained_policy`` returns e.g. ``t5-small``; it never downl
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -26,6 +25,7 @@ from transformers import T5Config, T5ForConditionalGeneration, T5Model
 
 from hw12 import rlhf_data as D
 from hw12.rlhf_data import IGNORE_INDEX
+from hw12.rlhf_training import batched, train_reward_model, train_sft  # noqa: F401 - re-exported
 
 __all__ = ["USE_PRETRAINED", "ModelConfig", "build_policy", "RewardHead", "RewardModel",
            "sample_summaries", "make_checkpoint",
@@ -222,79 +222,6 @@ def load_pretrained_policy(name: str = "t5-small"):
     tok = AutoTokenizer.from_pretrained(name, local_files_only=True)
     model = T5ForConditionalGeneration.from_pretrained(name, local_files_only=True)
     return model, tok
-
-
-# ---------------------------------------------------------------------------------------------
-# Training loops of the supervised and reward-modelling stages
-# ---------------------------------------------------------------------------------------------
-def batched(n: int, batch_size: int, generator: torch.Generator):
-    """Endless iterator of index batches (LongTensor) over a reshuffled range(n)."""
-    while True:
-        perm = torch.randperm(n, generator=generator)
-        for i in range(0, n - batch_size + 1, batch_size):
-            yield perm[i:i + batch_size]
-
-
-def train_sft(policy: T5ForConditionalGeneration, input_ids: torch.Tensor,
-              attention_mask: torch.Tensor, labels: torch.Tensor, steps: int,
-              batch_size: int = 32, lr: float = 3e-3, seed: int = 0, device="cpu",
-              progress: bool = False) -> List[float]:
-    """Supervised fine-tuning on (article, reference summary) pairs with the model's token-mean
-    cross-entropy and Adam with a linear decay. Returns the loss of every step."""
-    from tqdm.auto import tqdm
-
-    policy.to(device).train()
-    opt = torch.optim.Adam(policy.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / max(steps, 1))
-    it = batched(input_ids.shape[0], batch_size, torch.Generator().manual_seed(seed))
-    losses = []
-    for _ in tqdm(range(steps), disable=not progress, desc="SFT"):
-        idx = next(it)
-        out = policy(input_ids=input_ids[idx].to(device), attention_mask=attention_mask[idx].to(device),
-                     labels=labels[idx].to(device))
-        opt.zero_grad(set_to_none=True)
-        out.loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(float(out.loss.detach()))
-    policy.eval()
-    return losses
-
-
-def train_reward_model(reward_model: RewardModel, input_ids: torch.Tensor,
-                       attention_mask: torch.Tensor, chosen: torch.Tensor, rejected: torch.Tensor,
-                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], steps: int,
-                       batch_size: int = 32, lr: float = 1e-3, seed: int = 0, device="cpu",
-                       progress: bool = False) -> List[float]:
-    """Train on preference pairs with ``loss_fn(r_chosen, r_rejected)`` (your reward_model_loss).
-
-    input_ids, attention_mask: (N, S) articles; chosen, rejected: (N, T) label tensors of the
-    preferred and the other summary. Returns the loss of every step.
-    """
-    from tqdm.auto import tqdm
-
-    reward_model.to(device).train()
-    opt = torch.optim.Adam(reward_model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 - s / max(steps, 1))
-    it = batched(input_ids.shape[0], batch_size, torch.Generator().manual_seed(seed))
-    losses = []
-    for _ in tqdm(range(steps), disable=not progress, desc="reward model"):
-        idx = next(it)
-        ids, mask = input_ids[idx].to(device), attention_mask[idx].to(device)
-        r_c = reward_model(ids, mask, chosen[idx].to(device))
-        r_r = reward_model(ids, mask, rejected[idx].to(device))
-        loss = loss_fn(r_c, r_r)
-        if not math.isfinite(float(loss.detach())):
-            raise FloatingPointError("reward-model loss is not finite; check reward_model_loss")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(reward_model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(float(loss.detach()))
-    reward_model.eval()
-    return losses
 
 
 @torch.no_grad()

@@ -86,6 +86,8 @@ class SandboxOptions:
 class ZygoteFailed(Exception):
     """The fork server could not start or stopped answering: the grader's fault, not the student's."""
 
+    grader_failure = True  # code that catches the student's errors lets this one through
+
 
 class Zygote:
     """The fork server (zygote.py) that starts every worker of this runner process, confined as
@@ -586,7 +588,10 @@ class Sandbox:
             return {k: self.decode(v, label) for k, v in obj.items()}
         return obj
 
-    def call(self, ref, name, args, kwargs, label: str, grad_wrt=None):
+    def call(self, ref, name, args, kwargs, label: str, grad_wrt=None, vjp=None):
+        """Call ``ref.name(*args, **kwargs)`` in the student's process; with ``grad_wrt``
+        (names), ``(value, gradients)`` as ``grad_of``; with ``vjp`` (``(flags, grad_output)``),
+        what ``gradients.local_vjp`` returns."""
         if label in self.stuck:  # hung or crashed before: fail at once, with the same message
             raise StudentCrashed(self.stuck[label])
         if ref[0] == "module":
@@ -594,8 +599,12 @@ class Sandbox:
         gens: list = []
         enc_args = self.encode_args(tuple(args), gens)
         enc_kwargs = self.encode_args(dict(kwargs), gens)
-        request = (("call", ref, name, enc_args, enc_kwargs) if grad_wrt is None else
-                   ("grad_of", ref, name, list(grad_wrt), enc_args, enc_kwargs))
+        if vjp is not None:
+            request = ("vjp", ref, name, enc_args, enc_kwargs, list(vjp[0]), vjp[1])
+        elif grad_wrt is not None:
+            request = ("grad_of", ref, name, list(grad_wrt), enc_args, enc_kwargs)
+        else:
+            request = ("call", ref, name, enc_args, enc_kwargs)
         try:
             reply = self._rpc(request, f"{label}(...)")
         except SandboxAbort as e:
@@ -665,6 +674,13 @@ class RemoteObject:
     def _autograder_grad_of(self, wrt, *args, **kwargs):
         self._check()
         return self._sb.call(self._ref, None, args, kwargs, self._label, grad_wrt=wrt)
+
+    def _autograder_vjp(self, args, kwargs, flags, grad_output):
+        """``gradients.local_vjp`` of this function, run in the student's process (used by
+        ``hw12.replay.differentiable``)."""
+        self._check()
+        return self._sb.call(self._ref, None, tuple(args), dict(kwargs), self._label,
+                             vjp=(list(flags), grad_output))
 
     def __len__(self):
         return self._sb.builtin("len", self._ref, self._label)

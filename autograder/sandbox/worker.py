@@ -16,7 +16,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import protocol as P  # noqa: E402 - the sibling files, found through the line above
-from gradients import local_grad_of  # noqa: E402
+from gradients import local_grad_of, local_vjp  # noqa: E402
 
 MAX_MESSAGE = 4000  # characters of an exception message or traceback sent back
 MISSING = object()  # a module attribute the student did not define
@@ -122,6 +122,13 @@ class Worker:
         out, grads = local_grad_of(fn, wrt, *self.decode(args, gens), **self.decode(kwargs, gens))
         return {"value": self.encode(out), "grads": self.encode(grads),
                 "generators": [g.get_state() if g else None for g in gens]}
+
+    def cmd_vjp(self, ref, name, args, kwargs, flags, grad_output):
+        gens: list = []
+        target = self.resolve(ref)
+        fn = getattr(target, name) if name else target
+        value = local_vjp(fn, self.decode(args, gens), self.decode(kwargs, gens), flags, grad_output)
+        return {"value": self.encode(value), "generators": [g.get_state() if g else None for g in gens]}
 
     def cmd_builtin(self, op, ref):
         obj = self.resolve(ref)

@@ -20,6 +20,7 @@ import torch.nn as nn
 
 from hw12.rlhf_data import IGNORE_INDEX
 from hw12.rlhf_models import load_checkpoint, sample_summaries
+from hw12.rlhf_training import policy_update
 
 __all__ = ["RLHFConfig", "Formulas", "policy_step", "train_policy"]
 
@@ -109,35 +110,10 @@ def policy_step(policy: nn.Module, ref_policy: nn.Module, reward_model: nn.Modul
 
     policy.eval()
     labels = sample_summaries(policy, ids, mask, cfg.max_new_tokens, cfg.temperature, generator)
-    with torch.no_grad():
-        scores = reward_model(ids, mask, labels).float()                 # (P*K,)
-        ref_lp = _policy_log_probs(ref_policy, ids, mask, labels, formulas.sequence_log_probs).float()
-
-    policy.train()
-    logp = _policy_log_probs(policy, ids, mask, labels, formulas.sequence_log_probs)  # (P*K,)
-    rewards = formulas.kl_penalized_rewards(scores, logp.detach().float(), ref_lp, cfg.kl_coef)
-
-    if cfg.baseline == "leave_one_out" and K > 1:
-        per_prompt = rewards.view(P, K)
-        baseline = ((per_prompt.sum(1, keepdim=True) - per_prompt) / (K - 1)).reshape(-1)
-    elif cfg.baseline in ("batch_mean", "leave_one_out"):
-        baseline = rewards.mean()
-    elif cfg.baseline == "none":
-        baseline = None
-    else:
-        raise ValueError(f"unknown baseline {cfg.baseline!r}")
-
-    loss = formulas.policy_gradient_loss(logp, rewards, baseline)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
-    optimizer.step()
-
+    stats = policy_update(policy, ref_policy, reward_model, ids, mask, labels, P, formulas,
+                          optimizer, cfg.kl_coef, cfg.baseline, cfg.max_grad_norm)
     return {
-        "loss": float(loss.detach()),
-        "proxy_reward": float(scores.mean()),
-        "kl": float((logp.detach().float() - ref_lp).mean()),
-        "reward": float(rewards.float().mean()),
+        **stats,
         "length": float((labels != IGNORE_INDEX).sum(1).float().mean()),
         "labels": labels.cpu(),
         "prompt_index": torch.arange(P).repeat_interleave(K),

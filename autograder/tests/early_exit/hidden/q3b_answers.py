@@ -8,7 +8,7 @@ points = None
 
 def _load(submission, early_exit):
     from autograder.testlib.early_exit_oracles import ANSWERS_FILE
-    from hw12 import fingerprint
+    from hw12 import replay
     assert submission.exists(ANSWERS_FILE), (
         f"{ANSWERS_FILE} is missing: run hw12_early_exit.ipynb to the end and submit the file it "
         "writes next to the notebook")
@@ -16,9 +16,9 @@ def _load(submission, early_exit):
         obj = submission.read_json(ANSWERS_FILE)
     except ValueError as e:
         raise AssertionError(f"{ANSWERS_FILE} is not valid JSON ({e})") from None
-    # the answers must come from the submitted code (hw12/fingerprint.py)
-    fingerprint.require_match(ANSWERS_FILE, obj.get("fingerprint") if isinstance(obj, dict) else None,
-                              early_exit, "hw12/early_exit.py")
+    # the answers must come from the submitted code (hw12/replay.py)
+    replay.require_match(ANSWERS_FILE, obj.get("replay") if isinstance(obj, dict) else None,
+                         early_exit, "hw12/early_exit.py", submission)
     return obj
 
 

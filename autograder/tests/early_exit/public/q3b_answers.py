@@ -12,7 +12,7 @@ FILE = "early_exit_answers.json"
 def test_answers_file_present_and_well_formed(submission, early_exit):
     import math
 
-    from hw12 import fingerprint
+    from hw12 import replay
     assert submission.exists(FILE), (
         f"{FILE} is missing: run hw12_early_exit.ipynb to the end (its last cell writes the file "
         "next to the notebook) and submit it together with the notebook and hw12/")
@@ -37,14 +37,12 @@ def test_answers_file_present_and_well_formed(submission, early_exit):
             f"{FILE}: {sec}.{k} = {obj[sec][k]} must be a fraction in [0, 1], not a percent")
     assert isinstance(obj.get("q3b_vi"), dict) and "min_threshold" in obj["q3b_vi"], (
         f"{FILE}: q3b_vi.min_threshold is missing (use null when no threshold beats the small net)")
-    fingerprint.require_match(FILE, obj.get("fingerprint"), early_exit, "hw12/early_exit.py")
+    replay.require_match(FILE, obj.get("replay"), early_exit, "hw12/early_exit.py", submission)
 
 
 @test_case(points=1, hidden=False)
 def test_answers_come_from_the_submitted_module(submission, early_exit):
-    import hashlib
-
-    from hw12 import fingerprint
+    from hw12 import replay
     assert submission.exists(FILE), f"{FILE} is missing (see the test above)"
     try:
         obj = submission.read_json(FILE)
@@ -53,10 +51,9 @@ def test_answers_come_from_the_submitted_module(submission, early_exit):
     sha = obj.get("module_sha256") if isinstance(obj, dict) else None
     assert isinstance(sha, str), f"{FILE} has no module_sha256; write it with the notebook's last cell"
     assert submission.exists("hw12/early_exit.py"), "hw12/early_exit.py is missing from the submission"
-    text = submission.read_text("hw12/early_exit.py").replace("\r\n", "\n").replace("\r", "\n")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = replay.source_sha256(submission.read_text("hw12/early_exit.py"))
     assert digest == sha, (
         f"{FILE} was written by a different hw12/early_exit.py: it records sha256 {sha[:12]}..., "
         f"the submitted file has {digest[:12]}... . Re-run the notebook with the early_exit.py you "
         "submit (any edit after the run, even whitespace, changes the hash).")
-    fingerprint.require_match(FILE, obj.get("fingerprint"), early_exit, "hw12/early_exit.py")
+    replay.require_match(FILE, obj.get("replay"), early_exit, "hw12/early_exit.py", submission)

@@ -9,12 +9,11 @@ LOG = "submission_log.json"
 
 
 def _load(submission, rlhf):
-    from hw12 import fingerprint
+    from hw12 import replay
 
-    log = _read(submission)  # the log must come from the submitted code (hw12/fingerprint.py)
-    code = log.get("code") if isinstance(log, dict) else None
-    recorded = code.get("fingerprint") if isinstance(code, dict) else None
-    fingerprint.require_match(LOG, recorded, rlhf, "hw12/rlhf.py")
+    log = _read(submission)  # the log must come from the submitted code: hw12/replay.py
+    replay.require_match(LOG, log.get("replay") if isinstance(log, dict) else None, rlhf,
+                         "hw12/rlhf.py", submission)
     return log
 
 
@@ -51,15 +50,14 @@ def test_log_present_and_complete(submission, rlhf):
 
 @test_case(points=1, hidden=False)
 def test_code_hash_matches_submitted_module(submission, rlhf):
-    import hashlib
+    from hw12 import replay
 
     log = _load(submission, rlhf)
     code = log.get("code")
     assert isinstance(code, dict) and isinstance(code.get("sha256"), str), (
         f"{LOG} has no code.sha256 entry; write the log with the notebook's last cell.")
     assert submission.exists("hw12/rlhf.py"), "hw12/rlhf.py is missing from the submission."
-    text = submission.read_text("hw12/rlhf.py").replace("\r\n", "\n").replace("\r", "\n")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = replay.source_sha256(submission.read_text("hw12/rlhf.py"))
     assert digest == code["sha256"], (
         f"the log was written by a different hw12/rlhf.py: the log records sha256 "
         f"{code['sha256'][:12]}..., the submitted file has {digest[:12]}... . Re-run the notebook "
