@@ -658,6 +658,55 @@ def gpu_slots(opts: BatchOptions) -> list[str | None]:
     return [None] * max(1, opts.jobs)
 
 
+# What the notebook's last cell adds to its output file for the grader: left out when two uploads'
+# notebook runs are compared, so that a copied file with a replay of other code still matches.
+RUN_EXCLUDED = ("replay", "code", "module_sha256")
+
+
+def notebook_run_identity(upload: Path, data_file: str) -> str | None:
+    """sha256 of the notebook output ``data_file`` of an unpacked upload, without what its last
+    cell adds for the grader (RUN_EXCLUDED); None when the file is missing, too big or not JSON.
+    Each run's file holds its own timings (wall_time_s, train_seconds), so two uploads with the same
+    identity carry one notebook run."""
+    from .uploads import MAX_FILE_BYTES
+
+    path = find_file(upload, data_file)
+    try:
+        if path is None or path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kept = {k: v for k, v in data.items() if k not in RUN_EXCLUDED}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+
+
+def flag_shared_runs(cfg, subs: list, parts: list[str]) -> None:
+    """Note on every submission whose notebook output file (a part's ``data_files``) is the same
+    run as another submission's: "the same notebook run as ...", a flag in the report."""
+    runs: dict = {}
+    for sub in subs:
+        if sub.path is None:
+            continue
+        with tempfile.TemporaryDirectory(prefix="hw12-run-") as tmp:
+            try:
+                upload = open_submission(sub.path, Path(tmp), [m for p in parts
+                                                               for m in cfg.parts[p].modules])
+            except UploadError:
+                continue
+            for part in parts:
+                for data_file in cfg.parts[part].data_files:
+                    identity = notebook_run_identity(upload, data_file)
+                    if identity is not None:
+                        runs.setdefault((data_file, identity), []).append(sub)
+    for (data_file, _), same in runs.items():
+        for sub in same if len(same) > 1 else ():
+            others = ", ".join(o.id for o in same if o is not sub)
+            sub.notes.append(f"the same notebook run as {others} ({data_file})")
+
+
 def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOptions) -> int:
     """Grade the export into ``out``; write the CSVs and the report; return an exit status."""
     from .report import gather, write_compare, write_csvs, write_report
@@ -692,6 +741,7 @@ def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOp
             _run_local(layout, spec, items, gpu_slots(opts), timeout, opts.progress)
         else:
             _run_submitit(layout, spec, items, opts, timeout)
+    flag_shared_runs(cfg, subs, parts)
     table = gather(cfg, cases, out, subs, parts, questions, opts.tier)
     write_csvs(out, table)
     comparison = None

@@ -25,6 +25,8 @@ TOP_MESSAGES = 8  # failure messages shown per question
 # What a failed test's output says, mapped to the flag staff see (see batch.py for "not graded").
 FLAG_PATTERNS = [
     ("module hash mismatch", re.compile(r"was written by a different hw12/")),
+    ("log does not replay", re.compile(r"when the grader replays it with your code"
+                                       r"|replaying the first steps of its training")),
     ("time-out", re.compile(r"timed out:|did not finish within|time budget of this part")),
     ("runtime error",
      re.compile(r"^Your code raised |grading process stopped during this test"

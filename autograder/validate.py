@@ -48,34 +48,47 @@ else:
 json.dump(log, open(path, "w"), allow_nan=False)
 """
 LOG_OF_MODULE = {"rlhf": "submission_log.json", "early_exit": "early_exit_answers.json"}
+LOG_QUESTION = {"rlhf": "q4_log", "early_exit": "q3b_answers"}  # the question that grades the log
 
 
 def make_upload(repo: Path, variant: Variant | None, dest: Path) -> Path:
     """The reference solutions with ``variant``'s code appended to its module. The module's log
-    records its hash and replay, as the notebook run with it would (and keeps the reference's
-    where the variant cannot replay its training: that notebook run would have stopped)."""
+    records its hash and replay, as the notebook run with it would; where the variant cannot replay
+    its training the notebook run would have stopped, so the upload has no log (the log question is
+    then lost as well: ``notebook_stops``)."""
     shutil.copytree(repo / "solutions", dest, ignore=shutil.ignore_patterns(
         "__pycache__", "derivations", "written", "*.ipynb"))
     if variant is not None:
         target = dest / "hw12" / f"{variant.module}.py"
         target.write_text(variant.applied_to(target.read_text()))
         if variant.module in LOG_OF_MODULE:
-            subprocess.run([sys.executable, "-c", RECORD_SCRIPT, str(dest), variant.module,
-                            LOG_OF_MODULE[variant.module]], check=variant.kind == "alternative",
-                           capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            run = subprocess.run([sys.executable, "-c", RECORD_SCRIPT, str(dest), variant.module,
+                                  LOG_OF_MODULE[variant.module]], check=variant.kind == "alternative",
+                                 capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            if run.returncode != 0:
+                (dest / LOG_OF_MODULE[variant.module]).unlink()
     return dest
+
+
+def notebook_stops(variant: Variant, upload: Path) -> set[str]:
+    """{the log question} when ``variant``'s notebook run stops (its upload has no log), else {}:
+    a bug that stops the training costs the log question too, as in the notebook itself."""
+    log = LOG_OF_MODULE.get(variant.module)
+    return {LOG_QUESTION[variant.module]} if log and not (upload / log).exists() else set()
 
 
 CHARGED_TWICE = "charged twice"  # a mutant that loses points on another question too
 
 
-def mutant_problem(question: str, scores: dict[str, tuple[float, float]]) -> str | None:
+def mutant_problem(question: str, scores: dict[str, tuple[float, float]],
+                   also: set[str] = frozenset()) -> str | None:
     """What is wrong with a mutant of ``question`` that scored ``scores`` ({question: (score, max)}):
-    it must lose points on ``question`` and on no other. None if nothing is."""
+    it must lose points on ``question`` and on no other but ``also`` (the log question when the
+    notebook cannot run with it). None if nothing is."""
     problems = [] if not math.isclose(*scores.get(question, (1, 1))) else [
         f"kept full marks on its question {question}"]
     others = [f"{q} ({b - a:g} of {b:g} points)" for q, (a, b) in sorted(scores.items())
-              if q != question and not math.isclose(a, b)]
+              if q != question and q not in also and not math.isclose(a, b)]
     if others:
         problems.append(f"{CHARGED_TWICE}: also loses {', '.join(others)}")
     return "; ".join(problems) or None
@@ -110,11 +123,14 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
     def check_variant(v: Variant):
         questions = {c.question for c in cases[v.part] if v.module in c.params}
         with tempfile.TemporaryDirectory() as tmp:
-            s = grade(make_upload(repo, v, Path(tmp) / "sub"), v.part, questions)
+            upload = make_upload(repo, v, Path(tmp) / "sub")
+            s = grade(upload, v.part, questions)
+            stops = notebook_stops(v, upload)
         if v.kind == "alternative":
             lost = [q for q, (a, b) in s.items() if not math.isclose(a, b)]
             return f"alternative {v.name}", (f"lost points on {lost}: {s}" if lost else None)
-        return f"mutant {v.name}", mutant_problem(v.question, s)
+        note = f" (the notebook stops with it: {', '.join(sorted(stops))} is lost too)" if stops else ""
+        return f"mutant {v.name}{note}", mutant_problem(v.question, s, stops)
 
     tasks = [(check_reference, p) for p in parts] + [(check_stubs, p) for p in parts]
     questions = {p: {c.question for c in cases[p]} for p in parts}

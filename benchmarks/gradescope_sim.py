@@ -7,7 +7,8 @@ For each part: builds the zip, runs the reference submission through it as Grade
 sandbox user, cgroup memory limit and CPU quota) and prints wall time, the cgroup's peak memory, OOM
 kills, the score, and the slowest test case against its time limit (the margin, which must be at
 least 5x: limits are backstops). With ``--repeat N`` it grades N times and reports whether every
-test's score was identical each time.
+test's score was identical each time. ``--show QUESTION`` adds the seconds of each of its cases
+(wall time under the CPU quota, so CPU time is at most ``cpus`` times it).
 """
 from __future__ import annotations
 
@@ -42,6 +43,9 @@ def main() -> int:
     ap.add_argument("--cpus", type=float, default=0.5)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--python-env", default=None)
+    ap.add_argument("--show", action="append", default=[], metavar="QUESTION",
+                    help="also print the seconds of every case of QUESTION (repeatable; e.g. "
+                    "q4_log, whose first case replays the notebook's training)")
     ap.add_argument("--namespaces", choices=["auto", "off"], default="auto",
                     help="off: the grader's fallback where the container refuses namespaces")
     args = ap.parse_args()
@@ -75,6 +79,9 @@ def main() -> int:
                 print(f"| {part} | {sim.score:g}/{sim.max_score:g} | {sim.wall_s:.1f} | "
                       f"{sim.peak_memory_mb:.0f} | {sim.oom_kills} | {secs:.2f} ({case_id}) | "
                       f"{limits[case_id]:.0f} | {limits[case_id] / max(secs, 1e-3):.0f}x |", flush=True)
+                for t in scored:
+                    if any(t["name"].lower().startswith(q.lower() + " ") for q in args.show):
+                        print(f"|   {t['name']} | {t['extra_data']['seconds']:.2f} s |")
             if args.repeat > 1:
                 same = all(s == seen[0] for s in seen)
                 print(f"{part}: {len(seen)} gradings, per-test scores identical: {same}")

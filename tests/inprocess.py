@@ -77,7 +77,8 @@ def variant_source(path: Path):
 def as_run_with(module: str, source: str, log: dict) -> dict:
     """A copy of the notebook's ``log`` of ``module`` ("early_exit" or "rlhf") as if the notebook had
     been run with ``source``: its sha256 and the replay its functions give (hw12/replay.py), as
-    ``validate`` records them. Where those functions cannot replay the training the replay stays."""
+    ``validate`` records them. None where those functions cannot replay the training: the
+    notebook would have stopped before writing the file."""
     import copy
 
     from hw12 import replay
@@ -88,8 +89,8 @@ def as_run_with(module: str, source: str, log: dict) -> dict:
     run = replay.rlhf_replay if module == "rlhf" else replay.early_exit_replay
     try:
         log["replay"] = run(module_from_source(source, module), log["config"]["seed"])
-    except Exception:  # noqa: BLE001 - the notebook would have stopped: the file stays as it was
-        pass
+    except Exception:  # noqa: BLE001 - the notebook would have stopped: no file
+        return None
     return log
 
 
@@ -178,16 +179,19 @@ def variant_problem(part: str, path: Path, submission_for) -> str | None:
     None if nothing is.
     ``submission_for(source)`` gives the uploaded files for the module's source text."""
     from autograder.config import load_config
-    from autograder.validate import mutant_problem
+    from autograder.validate import LOG_OF_MODULE, LOG_QUESTION, mutant_problem
 
     variant, source = variant_source(path)
     _, scheduled = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
     questions = sorted({c.question for c in scheduled[part]
                         if variant.module in c.params})
-    failed = grade(part, variant.module, module_from_source(source, variant.module),
-                   submission_for(source), questions)
+    submission = submission_for(source)
+    failed = grade(part, variant.module, module_from_source(source, variant.module), submission,
+                   questions)
     if variant.kind == "mutant":
-        return mutant_problem(variant.question, question_scores(part, failed, questions))
+        log = LOG_OF_MODULE.get(variant.module)
+        stops = {LOG_QUESTION[variant.module]} if log and not submission.exists(log) else set()
+        return mutant_problem(variant.question, question_scores(part, failed, questions), stops)
     return f"loses points on {sorted(failed)}: {failed}" if failed else None
 
 

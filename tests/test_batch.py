@@ -520,25 +520,41 @@ def _pinning_export(tmp: Path) -> Path:
     return make_export(tmp / "export", subs, {k: [student(i)] for i, k in enumerate(subs)})
 
 
-def test_a_notebook_log_from_different_code_is_flagged(tmp_path):
-    """RLHF: the log's module hash does not match the submitted rlhf.py (edited after the run)."""
+def test_notebook_logs_that_do_not_fit_or_are_shared_are_flagged(tmp_path):
+    """RLHF, q4_log only. submission_1: the log's module hash does not match the submitted rlhf.py
+    (edited after the run); submission_2: the same log with the reference code, so both carry one
+    notebook run; submission_3: another run (its own wall time) whose replay was edited by hand."""
     root = make_root(tmp_path, lambda cfg: only_questions(cfg, "rlhf", {"q4_log"}))
+    code = (REPO / "solutions" / "hw12" / "rlhf.py").read_text()
+    log = json.loads((REPO / "solutions" / "submission_log.json").read_text())
 
-    def edited_after_the_run(dest: Path) -> None:
-        (dest / "hw12").mkdir(parents=True)
-        code = (REPO / "solutions" / "hw12" / "rlhf.py").read_text()
-        (dest / "hw12" / "rlhf.py").write_text(code + "\n# tidied up after running the notebook\n")
-        shutil.copyfile(REPO / "solutions" / "submission_log.json", dest / "submission_log.json")
+    def upload(module: str, data: dict):
+        def write(dest: Path) -> None:
+            (dest / "hw12").mkdir(parents=True)
+            (dest / "hw12" / "rlhf.py").write_text(module)
+            (dest / "submission_log.json").write_text(json.dumps(data))
+        return write
 
-    export = make_export(tmp_path / "export", {"submission_1": edited_after_the_run},
-                         {"submission_1": [student(1)]})
+    other_run = json.loads(json.dumps(log))
+    other_run["wall_time_s"] += 1.0
+    other_run["replay"]["stages"]["reward_model"]["loss"][1] *= 1.001
+    subs = {"submission_1": upload(code + "\n# tidied up after running the notebook\n", log),
+            "submission_2": upload(code, log), "submission_3": upload(code, other_run)}
+    export = make_export(tmp_path / "export", subs, {k: [student(i)] for i, k in enumerate(subs)})
     out = tmp_path / "out"
     layout = Layout(root)
     cfg, cases = load_config(layout.config, layout.tests)
     run_batch(layout, cfg, cases, export, out, BatchOptions(jobs=1, progress=False))  # part detected
-    (row,) = read_scores(out)
-    assert row["part"] == "rlhf" and "module hash mismatch" in row["flags"]
-    assert 0 < float(row["q4_log"]) < 5
+    rows = {r["submission"]: r for r in read_scores(out)}
+    assert all(r["part"] == "rlhf" for r in rows.values())
+    assert "module hash mismatch" in rows["submission_1"]["flags"]
+    assert 0 < float(rows["submission_1"]["q4_log"]) < 5
+    assert "the same notebook run as submission_2" in rows["submission_1"]["flags"]
+    assert "the same notebook run as submission_1" in rows["submission_2"]["flags"]
+    assert rows["submission_2"]["q4_log"] == "5"
+    assert "log does not replay" in rows["submission_3"]["flags"]
+    assert "same notebook run" not in rows["submission_3"]["flags"]
+    assert rows["submission_3"]["q4_log"] == "0"
 
 
 def _scores_without_times(out: Path) -> list[dict]:

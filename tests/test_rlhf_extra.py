@@ -56,9 +56,10 @@ def _reference_files(rlhf_source: str | None = None, log_hash_of_source: bool = 
     log_path = SOL / "submission_log.json"
     if log_path.exists():
         log = json.loads(log_path.read_text())
-        if log_hash_of_source:  # as if the notebook had been run with this module
+        if log_hash_of_source:  # as if the notebook had been run with this module (None: it stops)
             log = inprocess.as_run_with("rlhf", src, log)
-        files["submission_log.json"] = json.dumps(log)
+        if log is not None:
+            files["submission_log.json"] = json.dumps(log)
     return files
 
 
