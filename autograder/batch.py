@@ -46,7 +46,7 @@ from .results import STATE_FILE, failure_results, result_name, write_results
 from .sandbox.cleanup import scratch_dir
 from .sandbox.confinement import Policy, share_of_machine
 from .supervisor import GradeOptions, Layout, grade_part, hang_up
-from .uploads import SKIP_DIRS, UploadError, find_file, safe_extract
+from .uploads import SKIP_DIRS, UploadError, find_file, open_upload, part_files
 
 META_FILE = "submission_metadata.yml"
 HASH_VERSION = "1"  # bump when the meaning of the hash changes
@@ -242,43 +242,17 @@ def submission_hash(path: Path | None, fingerprint: str) -> str:
 
 # ---- one submission (runs in a worker process) ------------------------------------------------------
 def open_submission(path: Path | None, tmp: Path, modules: list[str]) -> Path:
-    """The unpacked upload, or UploadError with a reason staff (and students) can read."""
+    """The unpacked upload (``uploads.open_upload``), or UploadError with a reason staff (and
+    students) can read; a batch also refuses an export entry with no files at all."""
     if path is None:
         raise UploadError("no files for this submission in the export")
-    if path.is_symlink() and not path.exists():
-        raise UploadError("the submission folder is a broken link")
-    if path.is_file():
-        if path.suffix != ".zip":
-            raise UploadError("the submission is a single file, not a folder or a .zip")
-        dest = tmp / "upload"
-        dest.mkdir()
-        _extract(path, dest)
-        return dest
-    if not path.is_dir():
-        raise UploadError("the submission is neither a folder nor a .zip file")
-    try:
-        files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
-    except OSError as e:
-        raise UploadError(f"the submission folder cannot be read ({e.strerror})") from e
-    if not files:
-        raise UploadError("the submission folder is empty")
-    has_module = any(find_file(path, f"hw12/{m}.py") for m in modules)
-    zips = sorted(p for p in files if p.suffix == ".zip")
-    if not has_module and zips:  # the zip written by hw12.export, uploaded as is
-        dest = tmp / "upload"
-        dest.mkdir()
-        _extract(zips[0], dest)
-        return dest
-    return path
-
-
-def _extract(archive: Path, dest: Path) -> None:
-    try:
-        safe_extract(archive, dest)
-    except UploadError:
-        raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
-        raise UploadError(f"{archive.name} is not a readable zip file ({type(e).__name__})") from e
+    if path.is_dir() and not path.is_symlink():
+        try:
+            if not any(p.is_file() and not p.is_symlink() for p in path.rglob("*")):
+                raise UploadError("the submission folder is empty")
+        except OSError as e:
+            raise UploadError(f"the submission folder cannot be read ({e.strerror})") from e
+    return open_upload(path, tmp, modules)
 
 
 def _clear(dest: Path) -> None:
@@ -625,7 +599,7 @@ def detect_parts(cfg, subs: list[Submission]) -> list[str]:
     for sub in subs:
         names = _names_in(sub.path)
         for pname, part in cfg.parts.items():
-            wanted = {f"{m}.py" for m in part.modules} | {Path(f).name for f in part.data_files}
+            wanted = {Path(f).name for f in part_files(part)}
             if names & wanted:
                 counts[pname] += 1
     return [p for p in cfg.parts if counts[p]] or list(cfg.parts)

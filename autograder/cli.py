@@ -12,7 +12,7 @@ from .results import CaseResult, failure_results, reserve_results, staff_view, w
 from .sandbox.cleanup import scratch_dir
 from .sandbox.confinement import Policy, Unconfinable, plan, share_of_machine
 from .supervisor import GradeOptions, Layout, RunnerPool, grade_part, protect_from_oom_killer
-from .uploads import UploadError, find_file, safe_extract
+from .uploads import UploadError, open_upload, parts_in
 from .written import render_written, write_key, write_pdfs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,13 +63,6 @@ def _echo(result: CaseResult) -> None:
     print(f"  {mark} {result.case.id} ({result.seconds:.1f}s)", flush=True)
 
 
-def parts_in(upload: Path, cfg) -> list[str]:
-    found = [name for name, part in cfg.parts.items()
-             if any(find_file(upload, f"hw12/{m}.py") for m in part.modules)
-             or any(find_file(upload, f) for f in part.data_files)]
-    return found or list(cfg.parts)
-
-
 def grade_upload(layout, cfg, cases, upload: Path, parts: list[str], opts: GradeOptions,
                  verbose: bool, questions: set[str] | None = None) -> dict[str, dict]:
     out = {}
@@ -81,17 +74,6 @@ def grade_upload(layout, cfg, cases, upload: Path, parts: list[str], opts: Grade
             out[part] = grade_part(layout, cfg, part, selected, upload, opts,
                                    echo=_echo if verbose else None, pool=pool)
     return out
-
-
-def _unpack(path: Path, tmp: Path) -> Path:
-    if path.is_file() and path.suffix == ".zip":
-        dest = tmp / "upload"
-        dest.mkdir()
-        safe_extract(path, dest)
-        return dest
-    if path.is_dir():
-        return path
-    raise UploadError(f"{path} is neither a folder nor a .zip file")
 
 
 def staff_policy(args, slots: int, trusted: bool = False) -> Policy:
@@ -127,8 +109,9 @@ def cmd_grade(args) -> int:
     with scratch_dir("hw12-upload-") as tmp:
         if batch:
             return _grade_batch(layout, cfg, cases, target, args, opts)
+        modules = [m for p in ([args.part] if args.part else cfg.parts) for m in cfg.parts[p].modules]
         try:
-            upload = _unpack(target, Path(tmp))
+            upload = open_upload(target, Path(tmp), modules)
         except (UploadError, OSError, ValueError) as e:
             sys.exit(f"cannot read {target}: {e}")
         parts = [args.part] if args.part else parts_in(upload, cfg)
@@ -206,12 +189,11 @@ def cmd_gradescope(args) -> int:
         namespaces = "off" if os.environ.get("HW12_NAMESPACES") == "off" else "auto"
         opts = GradeOptions(tier="cpu", policy=Policy(namespaces=namespaces,
                                                       user=args.sandbox_user))
-        upload = Path(args.submission)
-        zips = list(upload.glob("*.zip"))
         with scratch_dir("hw12-upload-") as tmp:
-            if zips and not any(find_file(upload, f"hw12/{m}.py")
-                                for m in cfg.parts[args.part].modules):
-                upload = _unpack(zips[0], Path(tmp))
+            try:
+                upload = open_upload(Path(args.submission), Path(tmp), cfg.parts[args.part].modules)
+            except UploadError:  # graded as it is: each missing file then says what to upload
+                upload = Path(args.submission)
             data = grade_part(layout, cfg, args.part, cases[args.part], upload, opts)
         write_results(data, out)
         print(data["output"])

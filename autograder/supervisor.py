@@ -30,7 +30,9 @@ from .uploads import (
     copy_upload_file,
     find_file,
     linked_file,
+    other_part,
     plain_file,
+    release_parts,
 )
 
 BACKSTOP_GRACE_S = 30.0  # on top of a case's limit + worker start-up: the sandbox enforces the tight one
@@ -99,12 +101,13 @@ class ScratchPaths:
                 os.chmod(os.path.join(dirpath, name), 0o644)
 
 
-def prepare_package(layout: Layout, part, upload: Path,
-                    paths: ScratchPaths) -> tuple[dict[str, str], list[str]]:
+def prepare_package(layout: Layout, part, upload: Path, paths: ScratchPaths,
+                    wrong_part: str | None = None) -> tuple[dict[str, str], list[str]]:
     """Build pkg/hw12 = release files overlaid with the student's; copy the data files.
 
-    Returns the modules that are missing from the upload with a message for each, and notes for
-    the student about data files that were refused.
+    Returns the modules that are missing from the upload with a message for each (``wrong_part``
+    when the upload holds another part's modules: ``uploads.other_part``), and notes for the
+    student about data files that were refused.
     """
     pkg = paths.pkg / "hw12"
     shutil.copytree(layout.release / "hw12", pkg,
@@ -118,7 +121,8 @@ def prepare_package(layout: Layout, part, upload: Path,
                 f"{rel} is a symbolic link in your submission; upload the file itself"
                 if linked_file(upload, rel) else
                 f"{rel} was not found in your submission; upload it "
-                "(python -m hw12.export writes the zip to upload)")
+                "(python -m hw12.export writes the zip to upload)"
+                + (f". {wrong_part}" if wrong_part else ""))
             continue
         try:
             for extra in sorted(found.parent.glob("*.py"))[:MAX_HELPER_MODULES]:  # own helpers
@@ -437,7 +441,8 @@ def grade_part(layout: Layout, cfg: GradingConfig, part_name: str, cases: list[C
     with scratch_dir(f"hw12-{part_name}-") as scratch:  # whatever is left in it: no recursion
         paths = ScratchPaths(scratch)
         paths.create(opts.policy.user)
-        missing, notes = prepare_package(layout, part, upload, paths)
+        missing, notes = prepare_package(layout, part, upload, paths,
+                                         other_part(upload, release_parts(layout.release), part_name))
         paths.publish()
         done, confinement = run_cases(layout, cfg, public_first(selected), scratch, missing, opts,
                                       part.budget_s, echo, pool)

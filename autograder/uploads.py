@@ -1,5 +1,9 @@
 """What a student uploaded, read without trusting it: archives unpacked within limits, files found
-by their place or their name, never through a symbolic link, copied only when small and regular."""
+by their place or their name, never through a symbolic link, copied only when small and regular.
+
+One opener (``open_upload``) and one part detector (``parts_in``) serve every path that grades an
+upload: ``grade`` of one upload, each submission of a batch, and the Gradescope entry point.
+"""
 from __future__ import annotations
 
 import os
@@ -7,6 +11,7 @@ import shutil
 import stat
 import zipfile
 from pathlib import Path
+from typing import Iterable
 
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 MAX_UPLOAD_FILES = 5000
@@ -102,3 +107,86 @@ def copy_upload_file(src: Path, dest: Path, max_bytes: int = MAX_FILE_BYTES) -> 
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with open(fd, "wb") as f:
         f.write(data)
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    try:
+        safe_extract(archive, dest)
+    except UploadError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        raise UploadError(f"{archive.name} is not a readable zip file ({type(e).__name__})") from e
+
+
+def open_upload(path: Path, tmp: Path, modules: Iterable[str]) -> Path:
+    """The folder to grade for an upload of the API ``modules`` (e.g. ["rlhf"]): a .zip is unpacked
+    into ``tmp``; a folder is graded as it is, unless it holds none of the modules but a zip (the
+    one ``python -m hw12.export`` writes, uploaded as is, alone or beside other files), which is
+    then unpacked. UploadError, with a reason staff and students can read, when it cannot be."""
+    if path.is_symlink() and not path.exists():
+        raise UploadError("the submission folder is a broken link")
+    if path.is_file():
+        if path.suffix != ".zip":
+            raise UploadError("the submission is a single file, not a folder or a .zip")
+        dest = tmp / "upload"
+        dest.mkdir()
+        _extract(path, dest)
+        return dest
+    if not path.is_dir():
+        raise UploadError("the submission is neither a folder nor a .zip file")
+    if any(find_file(path, f"hw12/{m}.py") for m in modules):
+        return path
+    try:
+        zips = sorted(p for p in path.rglob("*.zip") if plain_file(path, p.relative_to(path))
+                      and not (SKIP_DIRS & set(p.relative_to(path).parts)))
+    except OSError as e:
+        raise UploadError(f"the submission folder cannot be read ({e.strerror})") from e
+    if not zips:
+        return path
+    dest = tmp / "upload"
+    dest.mkdir()
+    _extract(zips[0], dest)
+    return dest
+
+
+def part_files(part) -> list[str]:
+    """What identifies a part's upload: its API modules (hw12/<module>.py), then its data files."""
+    return [f"hw12/{m}.py" for m in part.modules] + list(part.data_files)
+
+
+def parts_in(upload: Path, cfg) -> list[str]:
+    """The parts (of the grading config ``cfg``) whose modules or data files ``upload`` holds, in
+    config order; every part when it holds none."""
+    found = [name for name, part in cfg.parts.items()
+             if any(find_file(upload, rel) for rel in part_files(part))]
+    return found or list(cfg.parts)
+
+
+def release_parts(release: Path) -> dict:
+    """The release's ``hw12/parts.py`` PARTS ({part: {"assignment", "files", ...}}), read as data
+    (the tests keep it equal to the grading config; a Gradescope zip's config holds one part)."""
+    import ast
+
+    tree = ast.parse((Path(release) / "hw12" / "parts.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PARTS" for t in node.targets):
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def other_part(upload: Path, parts: dict, part_name: str) -> str | None:
+    """A sentence naming the part whose modules ``upload`` holds when it lacks every module of
+    ``part_name`` ("This upload looks like the early_exit part ..."), else None. ``parts`` is
+    ``release_parts``'s."""
+    def modules(name: str) -> list[str]:
+        return [f for f in parts.get(name, {}).get("files", []) if f.startswith("hw12/")]
+
+    if part_name not in parts or any(find_file(upload, rel) for rel in modules(part_name)):
+        return None
+    for name, part in parts.items():
+        held = [rel for rel in modules(name) if find_file(upload, rel)]
+        if name != part_name and held:
+            return (f"This upload looks like the {name} part (it holds {', '.join(held)}): upload "
+                    f"it to '{part['assignment']}', and upload "
+                    f"{', '.join(parts[part_name]['files'])} to '{parts[part_name]['assignment']}'.")
+    return None
