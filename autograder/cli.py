@@ -257,7 +257,8 @@ def cmd_validate(args) -> int:
     from .validate import validate
 
     policy = staff_policy(args, max(1, args.jobs), trusted=True)
-    return validate(REPO, parts=args.part, jobs=args.jobs, verbose=not args.quiet, policy=policy)
+    return validate(REPO, parts=args.part, jobs=args.jobs, verbose=not args.quiet, policy=policy,
+                    questions=args.question, variants=args.variant, details=args.verbose)
 
 
 # ---- record -----------------------------------------------------------------------------------------
@@ -311,6 +312,14 @@ def main(argv=None) -> int:
     m.add_argument("--slurm-array-parallelism", type=int, help="tasks running at once")
     v = sub.add_parser("validate", help="reference full, stubs zero, mutants lose, alternatives keep")
     v.add_argument("--part", action="append", help="only these parts (repeatable)")
+    v.add_argument("--question", action="append",
+                   help="only this question: the reference, the stubs and its variants (repeatable)")
+    v.add_argument("--variant", action="append", metavar="NAME",
+                   help="only the bank files whose name ends with NAME, e.g. q4_rm_loss/rm_swapped "
+                   "(repeatable)")
+    v.add_argument("-v", "--verbose", action="store_true",
+                   help="per variant: points lost on each question, the cases that caught it, "
+                   "whether its hint fired")
     v.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     v.add_argument("--quiet", action="store_true")
     v.add_argument("--unconfined", action="store_true",

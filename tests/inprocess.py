@@ -81,11 +81,11 @@ def as_run_with(module: str, source: str, log: dict) -> dict:
     notebook would have stopped before writing the file."""
     import copy
 
-    from hw12 import replay
+    from hw12 import code_hash, replay
 
     log = copy.deepcopy(log)
     record = log["code"] if module == "rlhf" else log
-    record["sha256" if module == "rlhf" else "module_sha256"] = replay.source_sha256(source)
+    record["sha256" if module == "rlhf" else "module_sha256"] = code_hash.source_sha256(source)
     run = replay.rlhf_replay if module == "rlhf" else replay.early_exit_replay
     try:
         log["replay"] = run(module_from_source(source, module), log["config"]["seed"])

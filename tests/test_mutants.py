@@ -86,3 +86,25 @@ DIFFUSION = [pytest.param(p, id=p.stem, marks=[pytest.mark.extended] if p.stem i
 def test_diffusion_variant_is_graded_on_its_own_question(path):
     problem = inprocess.variant_problem("diffusion", path, lambda source: inprocess.Submission({}))
     assert problem is None, f"{path.stem}: {problem}"
+
+
+def test_validate_grades_only_what_is_asked_and_checks_hints(tmp_path, capsys):
+    """``validate --variant`` grades one bank file; ``-v`` says what it lost, which cases caught it
+    and whether its hint fired; a hint that does not fire fails validate."""
+    from autograder.sandbox.confinement import Policy
+    from autograder.validate import validate
+
+    src = REPO / "tests" / "mutants" / "rlhf" / "q4_rm_loss" / "rm_swapped.py"
+    for hint, status in (("chosen and rejected swapped", 0), ("a hint no message says", 1)):
+        bank = tmp_path / hint.replace(" ", "_") / "rlhf" / "q4_rm_loss"
+        bank.mkdir(parents=True)
+        text = src.read_text().replace('HINT = "chosen and rejected swapped"', f'HINT = "{hint}"')
+        (bank / "rm_swapped.py").write_text(text)
+        code = validate(REPO, jobs=1, bank=bank.parent.parent, policy=Policy(unconfined=True),
+                        variants=["q4_rm_loss/rm_swapped"], details=True)
+        out = capsys.readouterr().out
+        assert code == status, out
+        assert "validate: 1 passed" in out if status == 0 else "is not in the first failing" in out
+        assert "loses: q4_rm_loss 4 of 4" in out and "caught by: " in out, out
+        assert ("fired" if status == 0 else "did not fire") in out, out
+        assert "reference" not in out and "stubs" not in out, out

@@ -95,14 +95,13 @@ def test_early_exit_notebook_runs_in_quick_mode_and_writes_valid_answers(tmp_pat
     assert images(next(c for c in code if "threshold_sweep(" in c.source)) == 1, "sweep plot"
     answers = json.loads((tmp_path / "early_exit_answers.json").read_text())
     sys.path.insert(0, str(REPO))
-    from autograder.testlib.early_exit_oracles import (
-        consistency_problems,
-        text_sha256,
-        validate_answers,
-    )
+    import inprocess  # noqa: F401 - puts the given code (hw12) on the path
+
+    from autograder.testlib.early_exit_oracles import consistency_problems, validate_answers
+    from hw12.code_hash import file_sha256
     assert validate_answers(answers) == [] and consistency_problems(answers) == []
     assert answers["quick_mode"] is True
-    assert answers["module_sha256"] == text_sha256((tmp_path / "hw12" / "early_exit.py").read_text())
+    assert answers["module_sha256"] == file_sha256(tmp_path / "hw12" / "early_exit.py")
 
 
 def test_recording_runs_the_notebooks_check_cells(tmp_path):

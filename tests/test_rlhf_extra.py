@@ -144,12 +144,13 @@ def test_grader_reads_the_schema_students_get(hw12):
 
 def test_reference_log_is_valid_and_current():
     from autograder.testlib import rlhf_oracles as O
+    from hw12.code_hash import file_sha256
 
     log = json.loads((SOL / "submission_log.json").read_text())
     assert O.schema_problem(log) is None
     assert O.non_finite_paths(log) == []
     assert O.consistency_problems(log) == []
-    assert log["code"]["sha256"] == O.text_sha256((SOL / "hw12" / "rlhf.py").read_text()), (
+    assert log["code"]["sha256"] == file_sha256(SOL / "hw12" / "rlhf.py"), (
         "solutions/hw12/rlhf.py changed since the reference log was written: run "
         "`python -m autograder record --part rlhf`")
     assert log["final_evaluation"]["true_quality_gain"] > 0

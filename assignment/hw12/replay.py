@@ -28,7 +28,6 @@ step k is the k-th optimiser update, from 0; the loss of step k is computed befo
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -37,6 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from hw12.code_hash import source_sha256
 from hw12.early_exit_models import MultiExitResNet
 from hw12.early_exit_training import train_step
 from hw12.rlhf_data import IGNORE_INDEX
@@ -440,11 +440,6 @@ def _seed(recorded: Any) -> int | None:
 
 
 _REPLAYED: dict = {}  # (module path, code digest, seed) -> replay; the replay is deterministic
-
-
-def source_sha256(text: str) -> str:
-    """sha256 of a module's source with universal newlines (what the notebooks record)."""
-    return hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")).hexdigest()
 
 
 def require_match(file: str, recorded: Any, module, module_path: str, submission) -> None:

@@ -5,7 +5,6 @@ plain tensors and numbers, so they can check values that came back from a sandbo
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 from pathlib import Path
@@ -22,7 +21,7 @@ __all__ = [
     "predict_oracle", "early_exit_loss_oracle", "min_threshold_beating_oracle",
     "conv2d_macs_oracle", "linear_macs_oracle", "evaluate_early_exit_oracle", "data_module",
     "shapes10", "batches",
-    "text_sha256", "predict_stand_in", "validate_answers", "consistency_problems", "spike_threshold",
+    "predict_stand_in", "validate_answers", "consistency_problems", "spike_threshold",
     "diagnose_predict", "spread_inputs", "thresholds_between",
 ]
 
@@ -208,10 +207,6 @@ def batches(images, labels, batch_size: int) -> list:
 # --------------------------------------------------------------------------------------------
 # The answers file of the notebook
 # --------------------------------------------------------------------------------------------
-
-def text_sha256(text: str) -> str:
-    """sha256 of a text as the notebook computes it (UTF-8, newlines already normalised)."""
-    return hashlib.sha256(text.replace("\r\n", "\n").encode("utf-8")).hexdigest()
 
 
 def spike_threshold(thresholds: Sequence[float], mac_ratios: Sequence[float]) -> float:

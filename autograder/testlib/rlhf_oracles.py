@@ -14,7 +14,6 @@ Importing this module imports neither torch nor transformers; the functions impo
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 import os
@@ -96,10 +95,6 @@ def schema_problem(log: Any) -> Optional[str]:
         return f"at {where}: {e.message}"
     return None
 
-
-def text_sha256(text: str) -> str:
-    """The code hash of the log: sha256 of the UTF-8 text (universal newlines)."""
-    return hashlib.sha256(text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")).hexdigest()
 
 
 def consistency_problems(log: Dict[str, Any]) -> List[str]:
