@@ -49,7 +49,7 @@ from .supervisor import GradeOptions, Layout, grade_part, hang_up
 from .uploads import SKIP_DIRS, UploadError, find_file, open_upload, part_files
 
 META_FILE = "submission_metadata.yml"
-HASH_VERSION = "1"  # bump when the meaning of the hash changes
+HASH_VERSION = "2"  # bump when the meaning of the hash changes (2: grading code only)
 GRACE_S = 120.0  # on top of the parts' budgets before a grading process is stopped from outside
 MAX_HASHED_FILES = 20000
 
@@ -210,17 +210,17 @@ def _hash_file(h, path: Path) -> None:
 
 def grader_fingerprint(layout: Layout, cases: dict, parts: list[str], tier: str,
                        device: str | None, questions: set[str] | None) -> str:
-    """What, besides the submission, decides a grade: config, tests, release, grader code, options."""
+    """What, besides the submission, decides a grade: the config, the grading code (exactly what
+    grading the parts runs: ``imports.grading_files``, so an edit of a staff tool regrades
+    nobody), the release, the tests of the questions graded, the options."""
+    from .imports import grading_files
+
     h = hashlib.sha256(f"v{HASH_VERSION}|{tier}|{device}|{sorted(questions or [])}|{parts}\n".encode())
     _hash_file(h, layout.config)
-    code = Path(layout.root / "autograder").resolve()
-    for dirpath, dirnames, filenames in os.walk(code):
-        rel_dir = Path(dirpath).relative_to(code)
-        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "tests"))
-        for name in sorted(filenames):
-            if name.endswith((".py", ".json", ".txt", ".sh")):
-                h.update(f"code:{(rel_dir / name).as_posix()}\n".encode())
-                _hash_file(h, Path(dirpath) / name)
+    for path in grading_files(layout.root, parts):
+        if "tests" not in path.relative_to(layout.root).parts:  # the tests: per question, below
+            h.update(f"code:{path.relative_to(layout.root).as_posix()}\n".encode())
+            _hash_file(h, path)
     _hash_tree(h, layout.release / "hw12", "release")
     for part in parts:
         for path in sorted({str(c.file) for c in cases[part]

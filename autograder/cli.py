@@ -4,16 +4,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .results import CaseResult, failure_results, reserve_results, staff_view, write_results
+from .results import CaseResult, staff_view, write_results
 from .sandbox.cleanup import scratch_dir
 from .sandbox.confinement import Policy, Unconfinable, plan, share_of_machine
-from .supervisor import GradeOptions, Layout, RunnerPool, grade_part, protect_from_oom_killer
+from .supervisor import GradeOptions, Layout, RunnerPool, grade_part
 from .uploads import UploadError, open_upload, parts_in
-from .written import render_written, write_key, write_pdfs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,6 +29,7 @@ def cmd_build(args) -> int:
 
     from .question_index import write_index
     from .release import build_release
+    from .written import render_written, write_key, write_pdfs
     from .zipgen import build_zip
 
     layout = Layout(REPO)
@@ -172,53 +171,11 @@ def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
 
 # ---- gradescope entry point ------------------------------------------------------------------------
 def cmd_gradescope(args) -> int:
-    """Inside the Gradescope image: never exits without a valid results.json."""
-    t0 = time.monotonic()
-    out = Path(args.results)
-    try:
-        reserve_results(out, failure_results(  # before anything else: the student cannot fill the disk
-            "The autograder did not finish grading (it was stopped, or the machine failed); your "
-            "code may not be at fault. Please tell the course staff.", 0.0))
-        layout = Layout(REPO)
-        cfg, cases = load_config(layout.config, layout.tests)
-        os.umask(0o077)
-        protect_from_oom_killer()
-        hide_earlier_results(Path(args.submission))
-        # Namespaces where the container allows them, else the sandbox user behind a seccomp
-        # filter; HW12_NAMESPACES=off forces the latter (the simulation tests both).
-        namespaces = "off" if os.environ.get("HW12_NAMESPACES") == "off" else "auto"
-        opts = GradeOptions(tier="cpu", policy=Policy(namespaces=namespaces,
-                                                      user=args.sandbox_user))
-        with scratch_dir("hw12-upload-") as tmp:
-            try:
-                upload = open_upload(Path(args.submission), Path(tmp), cfg.parts[args.part].modules)
-            except UploadError:  # graded as it is: each missing file then says what to upload
-                upload = Path(args.submission)
-            data = grade_part(layout, cfg, args.part, cases[args.part], upload, opts)
-        write_results(data, out)
-        print(data["output"])
-        return 0
-    except BaseException as e:  # noqa: BLE001 - whatever happens, Gradescope gets a results.json
-        import traceback
+    """``python -m autograder gradescope``: the same as ``python -m autograder.gradescope``."""
+    from .gradescope import grade_upload_for_gradescope
 
-        traceback.print_exc()  # for staff: the autograder's stdout is hidden from students
-        msg = (f"The autograder failed before it could grade everything ({type(e).__name__}: {e}). "
-               "Your code was not at fault if this message mentions the autograder; please tell "
-               "the course staff.")
-        write_results(failure_results(msg, time.monotonic() - t0), out)
-        return 0
-
-
-def hide_earlier_results(submission: Path) -> None:
-    """``submission_metadata.json`` (beside the upload on Gradescope) holds the student's earlier
-    submissions and their results, hidden ones included: root's alone, before any student code runs."""
-    meta = submission.parent / "submission_metadata.json"
-    try:
-        if meta.is_file() and not meta.is_symlink() and os.geteuid() == 0:
-            os.chown(meta, 0, 0)
-            os.chmod(meta, 0o600)
-    except OSError:
-        pass
+    return grade_upload_for_gradescope(args.part, args.sandbox_user, Path(args.submission),
+                                       Path(args.results))
 
 
 # ---- simulate ---------------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ Layout of ``dist/gradescope/<part>.zip`` (unpacked by Gradescope into /autograde
                         CPU-only torch, then setup_local.sh
     setup_local.sh      the local steps (no installs): the unprivileged sandbox user, a locked-down
                         source folder; also run by ``python -m autograder simulate``
-    run_autograder      ours: runs ``python -m autograder gradescope --part <part>``
+    run_autograder      ours: runs ``python -m autograder.gradescope --part <part>``
     environment.yml     otter's, with the part's pinned grading requirements
     otter_config.json   otter's
-    files/              grading_config.yaml (this part only), autograder/ (the grader, this part's
-                        tests), assignment/hw12/ (the release's stubs and given support code)
+    files/              grading_config.yaml (this part only), autograder/ (exactly the grading
+                        code this part runs, and its tests: ``imports.grading_files``),
+                        assignment/hw12/ (the release's stubs and given support code)
 
 Entries are written sorted with a fixed timestamp, so building twice gives identical bytes.
 """
@@ -26,6 +27,8 @@ import zipfile
 from pathlib import Path
 
 import yaml
+
+from .imports import grading_files
 
 FIXED_TIME = (2023, 5, 3, 0, 0, 0)
 # Grading needs no more than this (never torchvision, transformers only for parts that ask for it).
@@ -50,7 +53,7 @@ elif [ -n "$SANDBOX_USER" ]; then
   echo "warning: user $SANDBOX_USER is missing; student code runs as $(id -un)" >&2
 fi
 cd "$AG/source/files"
-python -m autograder gradescope --part {part} "${{USER_ARGS[@]}}" \\
+python -m autograder.gradescope --part {part} "${{USER_ARGS[@]}}" \\
   --submission "$AG/submission" --results "$AG/results/results.json"
 if [ ! -s "$AG/results/results.json" ]; then
   mkdir -p "$AG/results"
@@ -85,10 +88,10 @@ chmod 755 "$AG/results"
 def _stage_source(root: Path, part: str, cfg_raw: dict, staging: Path) -> list[str]:
     """Copy what the zip's files/ folder holds into ``staging``; return the names to pass."""
     files = staging
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
-    shutil.copytree(root / "autograder", files / "autograder", ignore=ignore)
-    shutil.copytree(root / "autograder" / "tests" / part, files / "autograder" / "tests" / part,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in grading_files(root, [part]):  # exactly what grading the part imports or reads
+        dest = files / path.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
     shutil.copytree(root / "assignment" / "hw12", files / "assignment" / "hw12",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     one_part = dict(cfg_raw, parts={part: cfg_raw["parts"][part]})

@@ -658,3 +658,30 @@ def test_a_class_export_of_twenty_submissions(tmp_path):
     assert "import error" in rows["submission_12"][0]["flags"]
     assert float(rows["submission_13"][0]["q1d"]) < full["q1d"]
     assert os.path.getsize(out / "report.html") > 10_000
+
+
+def test_editing_a_staff_tool_regrades_nobody_and_editing_grading_code_regrades_all(tmp_path):
+    """The content hash behind reuse covers exactly the grading code (autograder/imports.py):
+    a changed report or build leaves every stored grading valid, a changed supervisor does not."""
+    from autograder.batch import grader_fingerprint
+
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copytree(REPO / "autograder", root / "autograder",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("assignment", "solutions", "grading_config.yaml"):
+        (root / name).symlink_to(REPO / name)
+    layout = Layout(root)
+    cfg, cases = load_config(layout.config, layout.tests)
+
+    def fingerprint():
+        return grader_fingerprint(layout, cases, ["rlhf"], "cpu", "cpu", None)
+
+    before = fingerprint()
+    for staff in ("report.py", "release.py", "validate.py", "cli.py", "batch.py"):
+        with open(root / "autograder" / staff, "a") as f:
+            f.write("\n# a staff-only edit\n")
+    assert fingerprint() == before
+    with open(root / "autograder" / "supervisor.py", "a") as f:
+        f.write("\n# a grading edit\n")
+    assert fingerprint() != before

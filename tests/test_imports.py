@@ -1,7 +1,8 @@
 """The import graph of ``solutions/hw12`` and ``autograder``, read from the source with ``ast``
-(module-level imports and imports inside functions alike): it has no cycle, and no given module of
-``hw12`` imports a student module (the modules that ``grading_config.yaml`` grades), so given code
-gets the student's functions only as arguments.
+(module-level imports and imports inside functions alike; autograder/imports.py): it has no cycle,
+no given module of ``hw12`` imports a student module (the modules that ``grading_config.yaml``
+grades), so given code gets the student's functions only as arguments, and grading code never
+imports a staff tool (what the Gradescope zip carries is computed from this graph).
 """
 from __future__ import annotations
 
@@ -12,55 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from autograder.imports import GRADING_ENTRIES, closure, grading_files, import_graph
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"hw12": ROOT / "solutions" / "hw12", "autograder": ROOT / "autograder"}
-
-
-def module_names(packages: dict[str, Path]) -> dict[str, Path]:
-    """{dotted module name: file} of every .py file under each package folder."""
-    out = {}
-    for name, folder in packages.items():
-        for path in sorted(folder.rglob("*.py")):
-            if "__pycache__" in path.parts:
-                continue
-            parts = [name, *path.relative_to(folder).with_suffix("").parts]
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            out[".".join(parts)] = path
-    return out
-
-
-def _imported(node: ast.AST, module: str, is_package: bool) -> list[str]:
-    """Dotted names an import statement loads (``from a import b`` gives a.b: the module a.b, or
-    the name b of module a)."""
-    if isinstance(node, ast.Import):
-        return [a.name for a in node.names]
-    if not isinstance(node, ast.ImportFrom):
-        return []
-    base = node.module or ""
-    if node.level:
-        anchor = module.split(".")
-        anchor = anchor if is_package else anchor[:-1]
-        anchor = anchor[:len(anchor) - (node.level - 1)]
-        base = ".".join(anchor + ([base] if base else []))
-    return [f"{base}.{a.name}" for a in node.names]
-
-
-def import_graph(packages: dict[str, Path]) -> dict[str, set[str]]:
-    """{module: modules of ``packages`` it imports anywhere in its file}."""
-    modules = module_names(packages)
-    graph: dict[str, set[str]] = {}
-    for module, path in modules.items():
-        is_package = path.name == "__init__.py"
-        targets = set()
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            for name in _imported(node, module, is_package):
-                while name and name not in modules:  # a.b.func -> a.b; outside packages -> ""
-                    name = name.rpartition(".")[0]
-                if name and name != module:
-                    targets.add(name)
-        graph[module] = targets
-    return graph
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -120,3 +76,24 @@ def test_student_modules_import_given_code_from_the_hw12_package(module):
         elif isinstance(node, ast.Import):
             assert not {a.name.split(".")[0] for a in node.names} & local, (
                 f"{module}.py line {node.lineno}: import hw12 modules as hw12.<name>")
+
+
+STAFF_TOOLS = {"cli", "batch", "report", "release", "written", "question_index", "zipgen", "record",
+               "validate", "mutants", "simulate", "student_guide", "localrun"}
+
+
+def test_grading_code_never_imports_a_staff_tool():
+    graph = import_graph({"autograder": ROOT / "autograder"})
+    grading = closure(graph, GRADING_ENTRIES)
+    staff = {f"autograder.{m}" for m in STAFF_TOOLS}
+    assert staff <= set(graph), staff - set(graph)
+    assert not grading & staff, sorted(grading & staff)
+    assert {"autograder.supervisor", "autograder.runner", "autograder.sandbox.worker",
+            "autograder.sandbox.protocol"} <= grading  # sibling imports of the sandbox's scripts
+
+
+def test_each_part_ships_only_its_own_tests_and_oracles():
+    for part, other in (("rlhf", "early_exit"), ("early_exit", "rlhf")):
+        names = {p.relative_to(ROOT).as_posix() for p in grading_files(ROOT, [part])}
+        assert any(f"/tests/{part}/hidden/" in n for n in names)
+        assert not any(f"/tests/{other}/" in n or f"{other}_oracles" in n for n in names), part

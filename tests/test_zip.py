@@ -29,11 +29,11 @@ def unpacked(tmp_path_factory):
 def test_zip_layout(unpacked):
     src = unpacked / "source"
     for name in ("setup.sh", "setup_local.sh", "run_autograder", "environment.yml", "otter_config.json",
-                 "files/grading_config.yaml", "files/autograder/cli.py",
+                 "files/grading_config.yaml", "files/autograder/gradescope.py",
                  "files/assignment/hw12/binary_diffusion.py"):
         assert (src / name).is_file(), name
     run = (src / "run_autograder").read_text()
-    assert "python -m autograder gradescope --part diffusion" in run
+    assert "python -m autograder.gradescope --part diffusion" in run
     assert "hw12student" in run
     setup = (src / "setup.sh").read_text()
     assert "torch==2.14.1" in setup and "--index-url" in setup and "setup_local.sh" in setup
@@ -48,6 +48,21 @@ def test_zip_layout(unpacked):
         for n in names:
             if n.startswith("files/assignment/"):
                 assert b"BEGIN SOLUTION" not in zf.read(n), n
+
+
+def test_the_zip_carries_exactly_the_grading_code_of_its_part(unpacked):
+    """Computed from the import graph (autograder/imports.py), not an ignore list: no staff tool
+    (build, report, batch, validate, the command line) and no other part's tests or oracles."""
+    from autograder.imports import grading_files
+
+    src = unpacked / "source" / "files"
+    shipped = {p.relative_to(src).as_posix() for p in (src / "autograder").rglob("*") if p.is_file()}
+    wanted = {p.relative_to(REPO).as_posix() for p in grading_files(REPO, ["diffusion"])}
+    assert shipped == wanted, (sorted(shipped - wanted), sorted(wanted - shipped))
+    for staff in ("cli.py", "batch.py", "report.py", "release.py", "written.py", "validate.py",
+                  "zipgen.py", "simulate.py"):
+        assert f"autograder/{staff}" not in shipped, staff
+    assert not [n for n in shipped if "/tests/rlhf/" in n or "rlhf_oracles" in n]
 
 
 @pytest.mark.gradescope
