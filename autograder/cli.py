@@ -27,7 +27,7 @@ def _load(layout: Layout):
 def cmd_build(args) -> int:
     import yaml
 
-    from .question_index import write_index
+    from .question_index import missing_pieces, write_index
     from .release import build_release
     from .written import render_written, write_key, write_pdfs
     from .zipgen import build_zip
@@ -47,6 +47,12 @@ def cmd_build(args) -> int:
         for pdf in write_pdfs(layout.release, REPO, questions, key):
             print(f"{pdf.relative_to(REPO)}: {pdf.stat().st_size // 1024} KiB")
     print(f"{write_index(REPO).relative_to(REPO)}: question index")
+    missing = missing_pieces(REPO)
+    for line in missing:
+        print(f"missing: {line}")
+    if missing:
+        print("build: a graded question is incomplete (docs/AUTHORING.md, 'A new question')")
+        return 1
     if args.no_zips:
         return 0
     raw = yaml.safe_load(layout.config.read_text())

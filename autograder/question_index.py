@@ -296,6 +296,51 @@ def render_index(root: Path) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+CHECK_CELL = re.compile(r"""grader\.check\(\s*["'](\w+)["']\s*\)""")
+
+
+def check_cells(notebook: Path) -> set[str]:
+    """The questions a notebook checks with ``grader.check("q")`` in its code cells."""
+    import json
+
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return {q for c in cells if c["cell_type"] == "code"
+            for q in CHECK_CELL.findall("".join(c["source"]))}
+
+
+def missing_pieces(root: Path, pieces: dict | None = None) -> list[str]:
+    """What a graded question still lacks, one sentence each ([] when nothing does): every
+    question needs a key section and a hidden case; a CPU-tier question a public case and a check
+    cell in its part's notebook; a CPU-tier question that calls the student's code and reads no
+    notebook output a mutant in tests/mutants/<part>/<question>/. (GPU-tier questions grade what
+    the device adds to functions that CPU questions grade: their mutants are those questions'.)"""
+    root = Path(root)
+    pieces = pieces or question_pieces(root)
+    cfg, cases = load_config(root / "grading_config.yaml", root / "autograder" / "tests")
+    out = []
+    for part_id, questions in pieces.items():
+        notebook = root / "solutions" / cfg.parts[part_id].notebook if cfg.parts[part_id].notebook \
+            else None
+        checked = check_cells(notebook) if notebook is not None and notebook.exists() else set()
+        for q, p in questions.items():
+            kinds = {kind for kind, _, n, _ in p["tests"] if n}
+            lacks = []
+            if "hidden" not in kinds:
+                lacks.append("a hidden case (autograder/tests/<part>/hidden/)")
+            if p["tier"] == "cpu" and "public" not in kinds:
+                lacks.append("a public case (autograder/tests/<part>/public/)")
+            if p["tier"] == "cpu" and notebook is not None and q not in checked:
+                lacks.append(f'a check cell grader.check("{q}") in solutions/{cfg.parts[part_id].notebook}')
+            calls = any(set(cfg.parts[part_id].modules) & set(c.params)
+                        for c in cases[part_id] if c.question == q)
+            if p["tier"] == "cpu" and calls and not p["reads"] and not p["mutants"]:
+                lacks.append(f"a mutant in tests/mutants/{part_id}/{q}/")
+            if p["key"] is None:
+                lacks.append(f"a section of the answer key ({written_label(q)})")
+            out += [f"{part_id}/{q} lacks {piece}" for piece in lacks]
+    return out
+
+
 def write_index(root: Path) -> Path:
     """Write docs/QUESTIONS.md (only when its text changes); return its path."""
     path = Path(root) / INDEX

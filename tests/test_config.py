@@ -85,3 +85,36 @@ def test_every_test_case_has_points_and_a_message_bearing_body():
         for name, points, hidden, _ in scanned:
             assert points > 0, f"{f}:{name}"
             assert hidden == (f.parent.name == "hidden"), f"{f}:{name} hidden flag vs folder"
+
+
+def test_build_names_every_piece_a_new_question_lacks(tmp_path):
+    """A question added to the config with only a public case: the build's completeness check
+    names the hidden case, the check cell, the mutant and the key section it lacks; the project's
+    own questions lack nothing."""
+    import shutil
+
+    import yaml
+
+    from autograder.question_index import missing_pieces
+
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("assignment", "solutions", "tests"):
+        (root / name).symlink_to(REPO / name)
+    shutil.copytree(REPO / "autograder", root / "autograder",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert missing_pieces(REPO) == []
+    cfg = yaml.safe_load((REPO / "grading_config.yaml").read_text())
+    cfg["parts"]["rlhf"]["questions"]["q7_entropy"] = {
+        "title": "4 entropy bonus", "points": 1, "public": "public/q7_entropy.py"}
+    (root / "grading_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (root / "autograder" / "tests" / "rlhf" / "public" / "q7_entropy.py").write_text(
+        'from otter.test_files import test_case\n\nOK_FORMAT = False\nname = "q7_entropy"\n'
+        'points = None\n\n\n@test_case(points=1, hidden=False)\n'
+        'def test_entropy(rlhf):\n    assert rlhf.sequence_log_probs is not None\n')
+    missing = missing_pieces(root)
+    assert [m for m in missing if not m.startswith("rlhf/q7_entropy ")] == [], missing
+    text = "\n".join(missing)
+    for piece in ("a hidden case", 'grader.check("q7_entropy")', "a mutant in tests/mutants/rlhf/q7_entropy/",
+                  "a section of the answer key"):
+        assert piece in text, (piece, text)
