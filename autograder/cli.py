@@ -1,4 +1,4 @@
-"""``python -m autograder build | grade | simulate | validate | record | gradescope`` (see README.md)."""
+"""``python -m autograder build | grade | simulate | validate | record | new-question | gradescope`` (see README.md)."""
 from __future__ import annotations
 
 import argparse
@@ -175,6 +175,23 @@ def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
     return run_batch(layout, cfg, cases, folder, out_dir, batch)
 
 
+# ---- new-question -----------------------------------------------------------------------------------
+def cmd_new_question(args) -> int:
+    from .scaffold import ScaffoldError, new_question
+
+    try:
+        written = new_question(REPO, args.part, args.question, args.function, args.points,
+                               args.module)
+    except ScaffoldError as e:
+        sys.exit(f"new-question: {e}")
+    for path in written:
+        print(f"wrote {path.relative_to(REPO)}")
+    print("Fill every TODO(new-question) (docs/AUTHORING.md §6); `python -m autograder build` "
+          "names what is left, `python -m autograder validate --question "
+          f"{args.question} -v` grades the question alone.")
+    return 0
+
+
 # ---- gradescope entry point ------------------------------------------------------------------------
 def cmd_gradescope(args) -> int:
     """``python -m autograder gradescope``: the same as ``python -m autograder.gradescope``."""
@@ -309,6 +326,13 @@ def main(argv=None) -> int:
     m.add_argument("--namespaces", choices=["auto", "off"], default="auto",
                    help="off: a container that refuses namespaces, so the grader falls back to the "
                    "sandbox user behind a seccomp filter (default: namespaces where they work)")
+    n = sub.add_parser("new-question", help="write every file a new graded question needs, as "
+                       "placeholders marked TODO(new-question) that build names until filled")
+    n.add_argument("part")
+    n.add_argument("question", help="e.g. q4_entropy")
+    n.add_argument("--function", required=True, help="the function students write, e.g. entropy_bonus")
+    n.add_argument("--points", type=int, default=2, help="1 public point, the rest hidden")
+    n.add_argument("--module", default=None, help="the API module (default: the part's only one)")
     s = sub.add_parser("gradescope", help="entry point inside the Gradescope image")
     s.add_argument("--part", required=True)
     s.add_argument("--sandbox-user", default=None)
@@ -316,5 +340,5 @@ def main(argv=None) -> int:
     s.add_argument("--results", default="/autograder/results/results.json")
     args = ap.parse_args(argv)
     return {"build": cmd_build, "grade": cmd_grade, "validate": cmd_validate,
-            "simulate": cmd_simulate, "record": cmd_record,
+            "simulate": cmd_simulate, "record": cmd_record, "new-question": cmd_new_question,
             "gradescope": cmd_gradescope}[args.cmd](args)

@@ -296,6 +296,7 @@ def render_index(root: Path) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+SCAFFOLD_MARK = "TODO(new-question)"  # what `new-question` leaves in every placeholder (scaffold.py)
 CHECK_CELL = re.compile(r"""grader\.check\(\s*["'](\w+)["']\s*\)""")
 
 
@@ -338,6 +339,17 @@ def missing_pieces(root: Path, pieces: dict | None = None) -> list[str]:
             if p["key"] is None:
                 lacks.append(f"a section of the answer key ({written_label(q)})")
             out += [f"{part_id}/{q} lacks {piece}" for piece in lacks]
+            files = [root / f for _, f, _, _ in p["tests"]] + [v.path for v in p["mutants"]]
+            out += [f"{part_id}/{q}: {Path(f).relative_to(root) if Path(f).is_absolute() else f} "
+                    f"still holds the scaffold's {SCAFFOLD_MARK}" for f in files
+                    if SCAFFOLD_MARK in Path(f).read_text(encoding="utf-8")]
+            if SCAFFOLD_MARK in p["title"]:
+                out.append(f"{part_id}/{q}: its title in grading_config.yaml still holds "
+                           f"the scaffold's {SCAFFOLD_MARK}")
+        shared = [root / "solutions" / "hw12" / f"{m}.py" for m in cfg.parts[part_id].modules]
+        shared += [root / "autograder" / "testlib" / f"{part_id}_oracles.py"]
+        out += [f"{part_id}: {f.relative_to(root)} still holds the scaffold's {SCAFFOLD_MARK}"
+                for f in shared if f.exists() and SCAFFOLD_MARK in f.read_text(encoding="utf-8")]
     return out
 
 

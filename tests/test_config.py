@@ -118,3 +118,47 @@ def test_build_names_every_piece_a_new_question_lacks(tmp_path):
     for piece in ("a hidden case", 'grader.check("q7_entropy")', "a mutant in tests/mutants/rlhf/q7_entropy/",
                   "a section of the answer key"):
         assert piece in text, (piece, text)
+
+
+def test_new_question_scaffolds_every_piece_and_build_names_each_todo(tmp_path):
+    """``new-question`` writes every file a question needs as TODO placeholders (and changes no
+    existing question); the completeness check names each TODO until it is filled."""
+    import json
+    import shutil
+
+    from autograder.config import load_config
+    from autograder.question_index import SCAFFOLD_MARK, missing_pieces
+    from autograder.scaffold import ScaffoldError, new_question
+
+    root = tmp_path / "root"
+    (root / "tests").mkdir(parents=True)
+    for name in ("solutions", "autograder"):
+        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "tests" / "mutants", root / "tests" / "mutants")
+    shutil.copy(REPO / "grading_config.yaml", root / "grading_config.yaml")
+    (root / "assignment").symlink_to(REPO / "assignment")
+    before = yaml.safe_load((REPO / "grading_config.yaml").read_text())
+
+    written = new_question(root, "rlhf", "q4_entropy", "entropy_bonus", points=3)
+    assert len(written) == 8
+    cfg, cases = load_config(root / "grading_config.yaml", root / "autograder" / "tests")
+    assert cfg.parts["rlhf"].questions["q4_entropy"].points == 3
+    assert sum(c.points for c in cases["rlhf"] if c.question == "q4_entropy") == 3
+    after = yaml.safe_load((root / "grading_config.yaml").read_text())
+    after["parts"]["rlhf"]["questions"].pop("q4_entropy")
+    assert after == before, "the scaffold changed something else in the config"
+    nb = json.loads((root / "solutions" / "hw12_rlhf.ipynb").read_text())
+    assert any('grader.check("q4_entropy")' in "".join(c["source"]) for c in nb["cells"])
+    assert '"q4_entropy"' in (root / "solutions" / "hw12" / "parts.py").read_text()
+    with pytest.raises(ScaffoldError, match="already has"):
+        new_question(root, "rlhf", "q4_entropy", "entropy_bonus")
+
+    missing = missing_pieces(root)
+    assert missing and all(SCAFFOLD_MARK in m for m in missing), missing
+    text = "\n".join(missing)
+    for where in ("public/q4_entropy.py", "hidden/q4_entropy.py", "entropy_bonus_wrong.py",
+                  "title in grading_config.yaml", "solutions/hw12/rlhf.py", "rlhf_oracles.py"):
+        assert where in text, (where, text)
+    for path in [*written[:3], *written[3:6]]:  # the TA fills every placeholder
+        path.write_text(path.read_text().replace(SCAFFOLD_MARK, "filled in"))
+    assert missing_pieces(root) == []
