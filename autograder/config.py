@@ -7,6 +7,7 @@ with ``ast`` (never executed) so that the supervising process stays free of torc
 from __future__ import annotations
 
 import ast
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -126,8 +127,9 @@ def _nearest_line(lines: dict[tuple, int], loc: tuple) -> int | None:
     return None
 
 
-def scan_test_file(path: Path) -> list[tuple[str, float, bool, tuple[str, ...]]]:
-    """(name, points, hidden, parameters) of every ``@test_case`` function, read with ``ast``."""
+def scan_test_file(path: Path) -> list[tuple[str, float | None, bool, tuple[str, ...]]]:
+    """(name, points, hidden, parameters) of every ``@test_case`` function, read with ``ast``;
+    points None where the case states none (it gets a share of its question's, ``load_config``)."""
     tree = ast.parse(path.read_text(), str(path))
     found = []
     for node in tree.body:
@@ -136,11 +138,28 @@ def scan_test_file(path: Path) -> list[tuple[str, float, bool, tuple[str, ...]]]
         for dec in node.decorator_list:
             if isinstance(dec, ast.Call) and getattr(dec.func, "id", None) == "test_case":
                 kw = {k.arg: ast.literal_eval(k.value) for k in dec.keywords}
-                if kw.get("points") is None:
-                    raise ConfigError(f"{path}:{node.lineno}: test case {node.name} has no points")
+                points = None if kw.get("points") is None else float(kw["points"])
                 params = tuple(a.arg for a in node.args.args)
-                found.append((node.name, float(kw["points"]), bool(kw.get("hidden", False)), params))
+                found.append((node.name, points, bool(kw.get("hidden", False)), params))
     return found
+
+
+def split_points(cases: list, points: float, where: str) -> list:
+    """``cases`` with the question's ``points`` that no case states split equally among the cases
+    that state none; ConfigError when the stated points exceed the question's, or (all stated)
+    differ from them."""
+    stated = sum(c.points for c in cases if c.points is not None)
+    unstated = [c for c in cases if c.points is None]
+    if not unstated:
+        if abs(stated - points) > 1e-9:
+            raise ConfigError(f"{where} is worth {points:g} points but its test cases add up to "
+                              f"{stated:g}")
+        return cases
+    share = (points - stated) / len(unstated)
+    if share <= 1e-9:
+        raise ConfigError(f"{where} is worth {points:g} points; its cases state {stated:g}, which "
+                          f"leaves nothing for the {len(unstated)} that state none")
+    return [c if c.points is not None else dataclasses.replace(c, points=share) for c in cases]
 
 
 def load_config(path: Path, tests_root: Path) -> tuple[GradingConfig, dict[str, list[Case]]]:
@@ -167,7 +186,7 @@ def load_config(path: Path, tests_root: Path) -> tuple[GradingConfig, dict[str, 
         part_cases = []
         for qname, q in part.questions.items():
             qline = lines.get(("parts", part_name, "questions", qname))
-            total = 0.0
+            q_cases: list[Case] = []
             if not (q.public or q.hidden):
                 raise ConfigError(f"{path}:{qline}: question {qname} names no test file")
             for visibility in ("public", "hidden"):
@@ -186,14 +205,11 @@ def load_config(path: Path, tests_root: Path) -> tuple[GradingConfig, dict[str, 
                         raise ConfigError(f"{path}:{fline}: {file}: {fn} has hidden={hidden} but "
                                           f"the file is listed as {visibility}")
                     cid = case_id(qname, visibility, fn)
-                    part_cases.append(Case(
+                    q_cases.append(Case(
                         id=cid, part=part_name, question=qname, visibility=visibility, file=file,
                         function=fn, points=pts, tier=q.tier, params=params,
                         time_limit_s=q.time_limit_s or cfg.defaults.time_limit_s,
                         seed=case_seed(q.seed if q.seed is not None else cfg.defaults.seed, cid)))
-                    total += pts
-            if abs(total - q.points) > 1e-9:
-                raise ConfigError(f"{path}:{qline}: question {qname} is worth {q.points:g} points "
-                                  f"but its test cases add up to {total:g}")
+            part_cases += split_points(q_cases, q.points, f"{path}:{qline}: question {qname}")
         cases[part_name] = part_cases
     return cfg, cases

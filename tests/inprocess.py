@@ -45,6 +45,14 @@ def _scheduled(part: str, question: str) -> tuple:
     return tuple(out)
 
 
+def _cases_of(part: str, question: str) -> list:
+    """The grader's Case records of one question (their points as the config splits them)."""
+    from autograder.config import load_config
+
+    _, scheduled = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
+    return [c for c in scheduled[part] if c.question == question]
+
+
 def cases(part: str, question: str) -> list:
     """The otter test_case objects of one question, public file first."""
     return [tc for _, tc, _ in _scheduled(part, question)]
@@ -166,7 +174,7 @@ def question_scores(part: str, failed: dict, questions) -> dict:
     """{question: (points kept, points)} of ``questions`` given ``failed``, what ``grade`` returns."""
     out = {}
     for q in questions:
-        points = [(tc.test_func.__name__, tc.points) for _, tc, _ in _scheduled(part, q)]
+        points = [(c.function, c.points) for c in _cases_of(part, q)]  # the config's share
         lost = sum(p for name, p in points if name in failed.get(q, ()))
         out[q] = (sum(p for _, p in points) - lost, sum(p for _, p in points))
     return out

@@ -78,12 +78,12 @@ def test_hidden_flag_must_match_the_folder(tmp_path):
         load_config(path, tmp_path / "t")
 
 
-def test_every_test_case_has_points_and_a_message_bearing_body():
+def test_every_test_case_has_positive_or_shared_points_and_a_message_bearing_body():
     for f in sorted(TESTS.glob("*/*/*.py")):
         scanned = scan_test_file(f)
         assert scanned, f"{f} defines no test case"
         for name, points, hidden, _ in scanned:
-            assert points > 0, f"{f}:{name}"
+            assert points is None or points > 0, f"{f}:{name}"
             assert hidden == (f.parent.name == "hidden"), f"{f}:{name} hidden flag vs folder"
 
 
@@ -162,3 +162,29 @@ def test_new_question_scaffolds_every_piece_and_build_names_each_todo(tmp_path):
     for path in [*written[:3], *written[3:6]]:  # the TA fills every placeholder
         path.write_text(path.read_text().replace(SCAFFOLD_MARK, "filled in"))
     assert missing_pieces(root) == []
+
+
+
+def test_cases_that_state_no_points_share_what_the_others_leave(tmp_path):
+    """Points of a question split among its cases from the config unless a case states its own;
+    stated points that leave nothing, or (all stated) do not add up, are an error."""
+    from autograder.config import ConfigError
+
+    tests = tmp_path / "t" / "p"
+    (tests / "public").mkdir(parents=True)
+    (tests / "public" / "q1.py").write_text(
+        "from otter.test_files import test_case\n\n@test_case(hidden=False)\ndef test_a(m):\n"
+        "    pass\n\n@test_case(points=None, hidden=False)\ndef test_b(m):\n    pass\n\n"
+        "@test_case(points=1, hidden=False)\ndef test_c(m):\n    pass\n")
+    for points, shares in ((5, {"test_a": 2.0, "test_b": 2.0, "test_c": 1.0}), (1, None)):
+        path = tmp_path / "grading_config.yaml"
+        path.write_text(yaml.safe_dump({
+            "version": 1, "gradescope": {"torch_index_url": "x"},
+            "parts": {"p": {"title": "P", "modules": ["m"], "questions": {
+                "q1": {"title": "Q1", "points": points, "public": "public/q1.py"}}}}}))
+        if shares is None:
+            with pytest.raises(ConfigError, match="leaves nothing"):
+                load_config(path, tmp_path / "t")
+            continue
+        _, cases = load_config(path, tmp_path / "t")
+        assert {c.function: c.points for c in cases["p"]} == shares
