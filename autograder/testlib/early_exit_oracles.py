@@ -47,6 +47,12 @@ def hoeffding_radius(n: int, false_fail: float) -> float:
     return math.sqrt(math.log(2.0 / false_fail) / (2.0 * n))
 
 
+# Rows simulated at a time. The estimate does not depend on it (the generator is consumed in the
+# same order, in blocks that are multiples of 16): it bounds the grader's memory, which at 100,000
+# rows peaked 90 MB higher and made the early-exit grading meet the OOM killer at 540 MB.
+MC_CHUNK = 20_000
+
+
 def prob_final_nonpositive_mc_oracle(M: float, k: int, n: int, seed: int, terms: int = 60) -> float:
     """Monte-Carlo estimate of P(Y <= 0 | Y_k = M) from n simulated tails X_{k+1} + ... .
 
@@ -59,8 +65,8 @@ def prob_final_nonpositive_mc_oracle(M: float, k: int, n: int, seed: int, terms:
     i = torch.arange(k + 1, k + terms + 1, dtype=torch.float64)              # term indices
     std = torch.exp2(-(i - 1) / 2)                                           # sd of X_i
     hits = 0
-    for start in range(0, n, 100_000):
-        m = min(100_000, n - start)
+    for start in range(0, n, MC_CHUNK):  # chunks of 20,000 x 60 floats: about 10 MB at a time
+        m = min(MC_CHUNK, n - start)
         tail = (torch.randn(m, terms, generator=g, dtype=torch.float64) * std).sum(1)  # (m,)
         hits += int((M + tail <= 0).sum())
     return hits / n
