@@ -2,8 +2,8 @@
 
 * the reference passes every CPU-tier case; the stubs fail every case and import cleanly;
 * every mutant in tests/mutants/early_exit/<question>/ loses points on its question and on no other,
-  and every alternative keeps full marks (graded in-process for speed; ``validate`` repeats this
-  through the sandbox);
+  and every alternative keeps full marks (graded in-process in ``make test-extended``; ``validate``
+  grades the same bank through the sandbox in ``make test``);
 * the Monte-Carlo check of 3(a) states its false-fail probability and has the power to reject the
   wrong variances of the mutant bank;
 * count_macs agrees with hand-computed MACs of conv and linear layers;
@@ -87,10 +87,12 @@ def test_bank_is_large_enough():
     assert kinds.count("mutant") >= 10 and kinds.count("alternative") >= 3
 
 
+@pytest.mark.extended  # make test's validate grades every variant through the sandbox
 @pytest.mark.parametrize("path", VARIANTS, ids=[p.stem for p in VARIANTS])
 def test_variant(path):
     """A mutant loses points on its own question only, an alternative on none (the answers file as
-    the notebook run with that code writes it)."""
+    the notebook run with that code writes it). Graded in-process, as a second opinion on
+    ``validate``, which grades the same bank through the sandbox in ``make test``."""
     problem = inprocess.variant_problem("early_exit", path, _files)
     assert problem is None, f"{path.stem}: {problem}"
 

@@ -2,7 +2,8 @@
 
 * the reference passes every CPU-tier case, stubs fail every function question and import cleanly;
 * every mutant in tests/mutants/rlhf/<question>/ loses points on its question and on no other, and
-  every alternative keeps full marks (graded in-process, like ``autograder.localrun``, for speed);
+  every alternative keeps full marks (graded in-process in ``make test-extended``; ``validate``
+  grades the same bank through the sandbox in ``make test``);
 * the hidden tests read the log schema students get, and the reference log
   (solutions/submission_log.json) is valid, consistent and hashes the reference rlhf.py;
 * the given code: corpus, quality score, labeller statistics, config, one policy step;
@@ -87,10 +88,12 @@ def test_stubs_import_cleanly_and_fail_every_function_question():
         assert len(failed.get(q, [])) == n, f"stub passes some cases of {q}: {failed.get(q)}"
 
 
+@pytest.mark.extended  # make test's validate grades every variant through the sandbox
 @pytest.mark.parametrize("path", bank_files(BANK, "rlhf"), ids=lambda p: p.stem)
 def test_mutant_bank(path):
     """A mutant loses points on its own question only, an alternative on none; each stands for a
-    student who ran the notebook with that code."""
+    student who ran the notebook with that code. Graded in-process, as a second opinion on
+    ``validate``, which grades the same bank through the sandbox in ``make test``."""
     problem = inprocess.variant_problem(
         "rlhf", path, lambda source: _Submission(_reference_files(source, log_hash_of_source=True)))
     assert problem is None, f"{path.stem}: {problem}"
