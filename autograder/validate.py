@@ -139,7 +139,8 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
              details: bool = False) -> int:
     """Run the checks above for ``parts`` (all by default) with the mutant bank folder ``bank``
     (the project's tests/mutants by default); print one line per check; 1 if any failed.
-    ``questions`` grades only those questions (the reference, the stubs and their variants);
+    ``questions`` grades only those questions' reference and stubs, and their variants (each still
+    on every question that calls its module, so that one charged twice is seen);
     ``variants`` only the bank files whose name (part/question/file) ends with one of them (the
     reference and the stubs are then left out); ``details`` prints, per variant, what it lost,
     the cases that caught it and whether its hint fired."""
@@ -157,7 +158,8 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
     lines: list[str] = []
 
     def grade(upload: Path, part: str, only=None) -> dict:
-        only = set(questions) & set(only) if questions and only else (set(questions or []) or only)
+        """Grade ``only`` (default: the asked questions, or all)."""
+        only = only if only is not None else (set(questions) if questions else None)
         selected = [c for c in cases[part] if only is None or c.question in only]
         return grade_part(layout, cfg, part, selected, upload, opts, pool=pool)
 
