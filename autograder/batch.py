@@ -46,7 +46,7 @@ from .results import STATE_FILE, failure_results, result_name, write_results
 from .sandbox.cleanup import scratch_dir
 from .sandbox.confinement import Policy, share_of_machine
 from .supervisor import GradeOptions, Layout, grade_part, hang_up
-from .uploads import SKIP_DIRS, UploadError, find_file, open_upload, part_files
+from .uploads import MAX_FILE_BYTES, SKIP_DIRS, UploadError, find_file, open_upload, part_files
 
 META_FILE = "submission_metadata.yml"
 HASH_VERSION = "2"  # bump when the meaning of the hash changes (2: grading code only)
@@ -642,8 +642,6 @@ def notebook_run_identity(upload: Path, data_file: str) -> str | None:
     cell adds for the grader (RUN_EXCLUDED); None when the file is missing, too big or not JSON.
     Each run's file holds its own timings (wall_time_s, train_seconds), so two uploads with the same
     identity carry one notebook run."""
-    from .uploads import MAX_FILE_BYTES
-
     path = find_file(upload, data_file)
     try:
         if path is None or path.stat().st_size > MAX_FILE_BYTES:
