@@ -6,14 +6,13 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_config
-from .results import CaseResult, staff_view, write_results
-from .sandbox.cleanup import scratch_dir
-from .sandbox.confinement import Policy, Unconfinable, plan, share_of_machine
-from .supervisor import GradeOptions, Layout, RunnerPool, grade_part
-from .uploads import UploadError, open_upload, parts_in
-
-REPO = Path(__file__).resolve().parent.parent
+from autograder import ROOT as REPO
+from autograder.grading.config import ConfigError, load_config
+from autograder.grading.results import CaseResult, staff_view, write_results
+from autograder.grading.sandbox.cleanup import scratch_dir
+from autograder.grading.sandbox.confinement import Policy, Unconfinable, plan, share_of_machine
+from autograder.grading.supervisor import GradeOptions, Layout, RunnerPool, grade_part
+from autograder.grading.uploads import UploadError, open_upload, parts_in
 
 
 def _load(layout: Layout):
@@ -27,10 +26,10 @@ def _load(layout: Layout):
 def cmd_build(args) -> int:
     import yaml
 
-    from .question_index import missing_pieces, write_index
-    from .release import build_release
-    from .written import render_written, write_key, write_pdfs
-    from .zipgen import build_zip
+    from autograder.build.question_index import missing_pieces, write_index
+    from autograder.build.release import build_release
+    from autograder.build.written import render_written, write_key, write_pdfs
+    from autograder.build.zipgen import build_zip
 
     layout = Layout(REPO)
     cfg, cases = _load(layout)
@@ -157,8 +156,8 @@ def _output_paths(output: Path, parts: list[str]) -> dict[str, Path]:
 
 
 def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
-    """A Gradescope export (or any folder of submissions): see autograder/batch.py."""
-    from .batch import BatchOptions, run_batch
+    """A Gradescope export (or any folder of submissions): see autograder/batch/run.py."""
+    from autograder.batch.run import BatchOptions, run_batch
 
     out_dir = Path(args.output).with_suffix("") if args.output != "results.json" else Path("graded")
     slurm = {"partition": args.slurm_partition, "time_min": args.slurm_time,
@@ -177,7 +176,7 @@ def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
 
 # ---- new-question -----------------------------------------------------------------------------------
 def cmd_new_question(args) -> int:
-    from .scaffold import ScaffoldError, new_question
+    from autograder.build.scaffold import ScaffoldError, new_question
 
     try:
         written = new_question(REPO, args.part, args.question, args.function, args.points,
@@ -194,8 +193,8 @@ def cmd_new_question(args) -> int:
 
 # ---- gradescope entry point ------------------------------------------------------------------------
 def cmd_gradescope(args) -> int:
-    """``python -m autograder gradescope``: the same as ``python -m autograder.gradescope``."""
-    from .gradescope import grade_upload_for_gradescope
+    """``python -m autograder gradescope``: the same as ``python -m autograder.grading.gradescope``."""
+    from autograder.grading.gradescope import grade_upload_for_gradescope
 
     return grade_upload_for_gradescope(args.part, args.sandbox_user, Path(args.submission),
                                        Path(args.results))
@@ -203,11 +202,11 @@ def cmd_gradescope(args) -> int:
 
 # ---- simulate ---------------------------------------------------------------------------------------
 def cmd_simulate(args) -> int:
-    """Build the part's zip and run it as Gradescope does (see autograder/simulate.py)."""
+    """Build the part's zip and run it as Gradescope does (see autograder/checks/simulate.py)."""
     import yaml
 
-    from .simulate import SimulationUnavailable, report, simulate
-    from .zipgen import build_zip
+    from autograder.build.zipgen import build_zip
+    from autograder.checks.simulate import SimulationUnavailable, report, simulate
 
     layout = Layout(REPO)
     cfg, _ = _load(layout)
@@ -234,7 +233,7 @@ def cmd_simulate(args) -> int:
 
 # ---- validate ---------------------------------------------------------------------------------------
 def cmd_validate(args) -> int:
-    from .validate import validate
+    from autograder.checks.validate import validate
 
     policy = staff_policy(args, max(1, args.jobs), trusted=True)
     return validate(REPO, parts=args.part, jobs=args.jobs, verbose=not args.quiet, policy=policy,
@@ -243,7 +242,7 @@ def cmd_validate(args) -> int:
 
 # ---- record -----------------------------------------------------------------------------------------
 def cmd_record(args) -> int:
-    from .record import record
+    from autograder.build.record import record
 
     return record(REPO, parts=args.part, timeout=args.timeout, replay_only=args.replay_only)
 

@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO))
 
 
 def build_export(dest: Path, part: str, n: int) -> None:
-    from autograder.config import load_config
-    from autograder.mutants import default_bank, load_bank
-    from autograder.supervisor import Layout
+    from autograder.checks.mutants import default_bank, load_bank
+    from autograder.grading.config import load_config
+    from autograder.grading.supervisor import Layout
 
     cfg, _ = load_config(Layout(REPO).config, Layout(REPO).tests)
     modules = cfg.parts[part].modules

@@ -14,7 +14,7 @@ runs every cell and reads the ``early_exit_answers.json`` it writes. Sizes:
 variable HW12_EARLY_EXIT_CONFIG that ``EarlyExitConfig.from_env`` reads).
 
 The script only measures. ``python -m autograder record --part early_exit`` runs the ``cpu`` size
-the same way (``autograder/record.py``) and writes the reference answers file and the key's Q3(b)
+the same way (``autograder/build/record.py``) and writes the reference answers file and the key's Q3(b)
 numbers.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from autograder.record import EARLY_EXIT_SIZE, run_early_exit  # noqa: E402
+from autograder.build.record import EARLY_EXIT_SIZE, run_early_exit  # noqa: E402
 
 SIZES = {
     "quick": ({"HW12_QUICK": "1"}, {}),

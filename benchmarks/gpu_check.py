@@ -28,12 +28,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder.config import load_config  # noqa: E402
-from autograder.mutants import load_variant  # noqa: E402
-from autograder.results import question_scores  # noqa: E402
-from autograder.sandbox.confinement import Policy, Unconfinable, plan, share_of_machine  # noqa: E402
-from autograder.supervisor import GradeOptions, Layout, RunnerPool, grade_part  # noqa: E402
-from autograder.validate import make_upload  # noqa: E402
+from autograder.checks.mutants import load_variant  # noqa: E402
+from autograder.checks.validate import make_upload  # noqa: E402
+from autograder.grading.config import load_config  # noqa: E402
+from autograder.grading.results import question_scores  # noqa: E402
+from autograder.grading.sandbox.confinement import Policy, Unconfinable, plan, share_of_machine  # noqa: E402
+from autograder.grading.supervisor import GradeOptions, Layout, RunnerPool, grade_part  # noqa: E402
 
 GPU_QUESTION = {"early_exit": "q3b_gpu", "rlhf": "q4_gpu"}
 MUTANTS = {"early_exit": "q3b_loss/loss_weights_ignored.py", "rlhf": "q4_rm_loss/rm_swapped.py"}

@@ -1,4 +1,4 @@
-"""Figures of the simulated Gradescope run (autograder/simulate.py), per part, for BENCHMARKS.md.
+"""Figures of the simulated Gradescope run (autograder/checks/simulate.py), per part, for BENCHMARKS.md.
 
     python benchmarks/gradescope_sim.py [--part P ...] [--memory-mb 768] [--cpus 0.5] [--repeat N]
                                         [--namespaces auto|off]
@@ -22,10 +22,10 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from autograder.config import load_config  # noqa: E402
-from autograder.simulate import simulate  # noqa: E402
-from autograder.supervisor import Layout  # noqa: E402
-from autograder.zipgen import build_zip  # noqa: E402
+from autograder.build.zipgen import build_zip  # noqa: E402
+from autograder.checks.simulate import simulate  # noqa: E402
+from autograder.grading.config import load_config  # noqa: E402
+from autograder.grading.supervisor import Layout  # noqa: E402
 
 
 def upload_of(part: str, cfg_raw: dict, dest: Path) -> Path:

@@ -11,7 +11,7 @@ the project's three environments), with 1 torch thread, 2 threads and torch's de
 ``--device cuda`` also after CUDA work on the GPU (the replay itself always runs on the CPU in
 float64). It prints, against the first setting, the largest relative difference of any replayed
 number, and the margin to the tolerance. The edit the check must catch (one loss changed in its
-fourth significant digit) is a relative change of at least 1e-4 (see tests/test_replay.py).
+fourth significant digit) is a relative change of at least 1e-4 (see tests/solutions/test_replay.py).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ every cell (``HW12_QUICK=1`` unless ``--full``), and reads the ``submission_log.
 Prints SFT ROUGE-L, the reward model's held-out pairwise accuracy, proxy reward and hidden true
 quality before and after RL (and for the kl_coef = 0 run), the final KL and the wall time.
 The script only measures; ``python -m autograder record --part rlhf`` runs the quick mode the same
-way (``autograder/record.py``) and writes the reference log ``solutions/submission_log.json``.
+way (``autograder/build/record.py``) and writes the reference log ``solutions/submission_log.json``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from autograder.record import run_rlhf  # noqa: E402
+from autograder.build.record import run_rlhf  # noqa: E402
 
 
 def run_notebook(package_dir: Path, quick: bool, threads: int | None, timeout: int) -> dict:

@@ -45,7 +45,7 @@ def variant_upload(tmp: Path, module: str, code: str, name: str = "sub") -> Path
     return dest
 
 
-from autograder.supervisor import RunnerPool  # noqa: E402
+from autograder.grading.supervisor import RunnerPool  # noqa: E402
 
 RUNNERS = RunnerPool()  # kept across the tests of this process, as a batch keeps them
 
@@ -58,8 +58,8 @@ def _close_runners():
 
 def grade(root: Path, part: str, upload: Path, questions=None, **opts):
     """Grade ``upload`` with the grading root ``root``; return results.json as a dict."""
-    from autograder.config import load_config
-    from autograder.supervisor import GradeOptions, Layout, grade_part
+    from autograder.grading.config import load_config
+    from autograder.grading.supervisor import GradeOptions, Layout, grade_part
 
     layout = Layout(root)
     cfg, cases = load_config(layout.config, layout.tests)
@@ -67,7 +67,7 @@ def grade(root: Path, part: str, upload: Path, questions=None, **opts):
     return grade_part(layout, cfg, part, selected, upload, GradeOptions(**opts), pool=RUNNERS)
 
 
-from autograder.results import question_scores  # noqa: E402, F401 - re-exported: the grader's own
+from autograder.grading.results import question_scores  # noqa: E402, F401 - re-exported: the grader's own
 
 
 def only_questions(cfg: dict, part: str, keep: set[str]) -> None:
@@ -97,7 +97,7 @@ def fast_root(tmp_path):
     return make_root(tmp_path, edit)
 
 
-# ---- the Gradescope simulation (autograder/simulate.py) -------------------------------------------
+# ---- the Gradescope simulation (autograder/checks/simulate.py) -------------------------------------------
 _ZIPS: dict[tuple[str, str, str], Path] = {}
 
 
@@ -106,7 +106,11 @@ def gradescope_sim():
     """Skip (with the reason) where the simulation cannot run; in CI (CI=true) fail instead."""
     import os
 
-    from autograder.simulate import SimulationUnavailable, check_can_simulate, default_python_env
+    from autograder.checks.simulate import (
+        SimulationUnavailable,
+        check_can_simulate,
+        default_python_env,
+    )
 
     try:
         check_can_simulate()
@@ -120,9 +124,9 @@ def gradescope_sim():
 
 def part_zip(root: Path, part: str, tmp: Path) -> Path:
     """The part's Gradescope zip built from grading root ``root`` (cached per config text)."""
-    from autograder.config import load_config
-    from autograder.supervisor import Layout
-    from autograder.zipgen import build_zip
+    from autograder.build.zipgen import build_zip
+    from autograder.grading.config import load_config
+    from autograder.grading.supervisor import Layout
 
     layout = Layout(root)
     text = layout.config.read_text()
@@ -136,8 +140,8 @@ def part_zip(root: Path, part: str, tmp: Path) -> Path:
 
 def simulate_upload(root: Path, part: str, upload: Path, tmp: Path, **limits):
     """Run ``upload`` through the part's zip as Gradescope does; the result must be strict JSON."""
-    from autograder.results import validate
-    from autograder.simulate import simulate
+    from autograder.checks.simulate import simulate
+    from autograder.grading.results import validate
 
     sim = simulate(part, upload, part_zip(root, part, tmp), **limits)
     assert sim.results is not None, f"{sim.results_error}\n{sim.log[-3000:]}"

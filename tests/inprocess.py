@@ -1,5 +1,5 @@
 """In-process grading for the project's own tests: run a part's otter test cases against a module
-built from source text, without the sandbox (like ``autograder.localrun``, but for variants).
+built from source text, without the sandbox (like ``autograder.checks.localrun``, but for variants).
 
 The sandboxed path is covered by validate and test_zip; these helpers make per-mutant checks cheap.
 """
@@ -24,15 +24,15 @@ if str(ROOT) not in sys.path:
 if str(SOL) not in sys.path:
     sys.path.append(str(SOL))
 
-from autograder.sandbox.client import StudentTimeout  # noqa: E402 - after the path set-up
+from autograder.grading.sandbox.client import StudentTimeout  # noqa: E402 - after the path set-up
 
 
 @functools.lru_cache(maxsize=None)
 def _scheduled(part: str, question: str) -> tuple:
     """((case seed, test_case, time limit in s), ...) of one question in the grader's order, public
     file first."""
-    from autograder.config import load_config
-    from autograder.testfiles import load_test_cases
+    from autograder.grading.config import load_config
+    from autograder.grading.testfiles import load_test_cases
 
     _, scheduled = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
     loaded: dict = {}
@@ -47,7 +47,7 @@ def _scheduled(part: str, question: str) -> tuple:
 
 def _cases_of(part: str, question: str) -> list:
     """The grader's Case records of one question (their points as the config splits them)."""
-    from autograder.config import load_config
+    from autograder.grading.config import load_config
 
     _, scheduled = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
     return [c for c in scheduled[part] if c.question == question]
@@ -74,9 +74,9 @@ def reference_source(module: str) -> str:
 
 
 def variant_source(path: Path):
-    """(variant, source) of a mutant-bank file: the parsed file (autograder.mutants) and its code
+    """(variant, source) of a mutant-bank file: the parsed file (autograder.checks.mutants) and its code
     appended to the reference module it patches."""
-    from autograder.mutants import load_variant
+    from autograder.checks.mutants import load_variant
 
     variant = load_variant(path)
     return variant, variant.applied_to(reference_source(variant.module))
@@ -105,7 +105,7 @@ def as_run_with(module: str, source: str, log: dict) -> dict:
 def Submission(files: dict):  # noqa: N802 - used like the class it returns
     """The ``submission`` parameter, the grader's own class, over the data files {relative path:
     text} written to a temporary folder (removed with the object)."""
-    from autograder.testfiles import SubmissionFiles
+    from autograder.grading.testfiles import SubmissionFiles
 
     folder = tempfile.TemporaryDirectory(prefix="hw12-files-")
     for rel, text in files.items():
@@ -122,7 +122,7 @@ def outcomes(part: str, module_name: str, module, submission, question: str,
     each seeded as the grader seeds it; lazily, so that a caller may stop at the first failure.
     With ``time_scale`` > 0 a case is stopped after ``time_scale`` times the grader's time limit
     (main thread only), with the sandbox's own exception for a time-out."""
-    from autograder.testfiles import seed_everything, substituted
+    from autograder.grading.testfiles import seed_everything, substituted
 
     for seed, case, limit in _scheduled(part, question):
         seed_everything(seed)
@@ -186,8 +186,8 @@ def variant_problem(part: str, path: Path, submission_for) -> str | None:
     judges it (a mutant loses points on its question and on no other, an alternative on none);
     None if nothing is.
     ``submission_for(source)`` gives the uploaded files for the module's source text."""
-    from autograder.config import load_config
-    from autograder.validate import LOG_OF_MODULE, LOG_QUESTION, mutant_problem
+    from autograder.checks.validate import LOG_OF_MODULE, LOG_QUESTION, mutant_problem
+    from autograder.grading.config import load_config
 
     variant, source = variant_source(path)
     _, scheduled = load_config(ROOT / "grading_config.yaml", ROOT / "autograder" / "tests")
@@ -205,6 +205,6 @@ def variant_problem(part: str, path: Path, submission_for) -> str | None:
 
 def stub_source(text: str, module: str) -> str:
     """The student stub of a reference module: the release's own transformation."""
-    from autograder.release import strip_code
+    from autograder.build.release import strip_code
 
     return strip_code(text, f"hw12/{module}.py")

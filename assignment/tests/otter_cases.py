@@ -1,7 +1,7 @@
 """Otter test files, run in this process: loading their cases, seeding, the submitted files.
 
 One mechanism for everyone who runs a test file: the grader's runner (against the sandboxed student
-code), ``python -m autograder.localrun`` and the project's tests (against a module in this process),
+code), ``python -m autograder.checks.localrun`` and the project's tests (against a module in this process),
 and the student release's checks (``build`` copies this file to ``assignment/tests/otter_cases.py``,
 with each public case's seed in ``case_seeds.json``). Standard library only; numpy and torch are
 imported when seeding.
@@ -101,7 +101,7 @@ def substituted(module, name: str, fn):
     Reaches the calls made through the module's
     global (or the class); a reference taken earlier (``from ... import``, a default argument)
     keeps the student's function. The grader's runner does the same with a stand-in that asks it
-    for ``fn``'s values (autograder/sandbox/client.py)."""
+    for ``fn``'s values (autograder/grading/sandbox/client.py)."""
     *path, attr = name.split(".")
     owner = module
     for part in path:

@@ -13,7 +13,7 @@ def test_survival_prob_matches_chain(binary_diffusion):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.diffusion_oracles import survival_prob_oracle
+    from autograder.grading.testlib.diffusion_oracles import survival_prob_oracle
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=60, report_multiple_bugs=False)
     @given(t=st.integers(0, 300), delta=st.floats(1e-3, 0.45))
@@ -39,7 +39,7 @@ def test_survival_prob_tensor_t_elementwise(binary_diffusion):
     """A LongTensor t of any shape gives the elementwise values, and s(a + b) = s(a) s(b)."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import survival_prob_oracle
+    from autograder.grading.testlib.diffusion_oracles import survival_prob_oracle
 
     t = torch.tensor([[0, 1, 7], [30, 2, 100]])
     delta = 0.07

@@ -1,12 +1,12 @@
 """Q1b: one-shot forward sampling of the binary chain (hidden checks).
 
-Statistical checks use exact binomial acceptance regions (autograder.testlib.stats); each test
+Statistical checks use exact binomial acceptance regions (autograder.grading.testlib.stats); each test
 case's docstring states its false-fail probability for a correct sampler.
 """
 from otter.test_files import test_case
 
-from autograder.testlib import with_correct
-from autograder.testlib.diffusion_oracles import survival_prob_stand_in
+from autograder.grading.testlib import with_correct
+from autograder.grading.testlib.diffusion_oracles import survival_prob_stand_in
 
 OK_FORMAT = False
 name = "q1b"
@@ -72,7 +72,7 @@ def test_one_shot_for_huge_t(binary_diffusion):
     """
     import torch
 
-    from autograder.testlib.stats import FALSE_FAIL, binomial_region
+    from autograder.grading.testlib.stats import FALSE_FAIL, binomial_region
 
     x0 = torch.ones(2, 500)
     y = binary_diffusion.sample_forward(x0, 10 ** 12, 0.1, generator=torch.Generator().manual_seed(8))
@@ -98,8 +98,8 @@ def test_marginals_per_example(binary_diffusion):
     """
     import torch
 
-    from autograder.testlib.diffusion_oracles import keep_prob_oracle
-    from autograder.testlib.stats import FALSE_FAIL, binomial_region, per_check
+    from autograder.grading.testlib.diffusion_oracles import keep_prob_oracle
+    from autograder.grading.testlib.stats import FALSE_FAIL, binomial_region, per_check
 
     setups = [(0.1, [1, 2, 3, 5, 10, 40]), (0.02, [1, 7, 30, 100, 400])]
     alpha = per_check(sum(len(ts) for _, ts in setups), FALSE_FAIL)
@@ -152,8 +152,8 @@ def test_pixels_and_examples_are_independent(binary_diffusion):
     """
     import torch
 
-    from autograder.testlib.diffusion_oracles import keep_prob_oracle
-    from autograder.testlib.stats import FALSE_FAIL, binomial_region, per_check
+    from autograder.grading.testlib.diffusion_oracles import keep_prob_oracle
+    from autograder.grading.testlib.stats import FALSE_FAIL, binomial_region, per_check
 
     alpha = per_check(7, FALSE_FAIL)
     delta, t = 0.1, 2

@@ -1,12 +1,12 @@
 """Q1d: posterior P(Y_{t-1} = +1 | Y_t, Y_0) of the binary chain (hidden checks).
 
 The reference is brute-force Bayes over the two states of Y_{t-1} with 2x2 transition matrices
-(autograder.testlib.diffusion_oracles.posterior_prob_plus_oracle), independent of the closed form.
+(autograder.grading.testlib.diffusion_oracles.posterior_prob_plus_oracle), independent of the closed form.
 """
 from otter.test_files import test_case
 
-from autograder.testlib import with_correct
-from autograder.testlib.diffusion_oracles import survival_prob_stand_in
+from autograder.grading.testlib import with_correct
+from autograder.grading.testlib.diffusion_oracles import survival_prob_stand_in
 
 OK_FORMAT = False
 name = "q1d"
@@ -20,7 +20,7 @@ def _mistake(got, t, delta):
     """Compare a (1, 4) result over the four sign pairs with closed forms of frequent mistakes."""
     import numpy as np
 
-    from autograder.testlib.diffusion_oracles import name_the_mistake, to_numpy
+    from autograder.grading.testlib.diffusion_oracles import name_the_mistake, to_numpy
 
     y = np.array(_SIGNS_Y)
     x = np.array(_SIGNS_X)
@@ -55,7 +55,7 @@ def test_posterior_matches_bayes_oracle(binary_diffusion):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.diffusion_oracles import posterior_prob_plus_oracle
+    from autograder.grading.testlib.diffusion_oracles import posterior_prob_plus_oracle
 
     y = torch.tensor([_SIGNS_Y], dtype=torch.float64)
     x = torch.tensor([_SIGNS_X], dtype=torch.float64)
@@ -81,7 +81,7 @@ def test_per_example_t_equals_separate_calls(binary_diffusion):
     """A (B,) tensor t gives the same rows as separate int-t calls; square inputs catch dim mix-ups."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import posterior_prob_plus_oracle
+    from autograder.grading.testlib.diffusion_oracles import posterior_prob_plus_oracle
 
     g = torch.Generator().manual_seed(4)
     B = 6

@@ -5,8 +5,8 @@ brute-force Bayes targets with a float64 log-sigmoid (diffusion_oracles.diffusio
 """
 from otter.test_files import test_case
 
-from autograder.testlib import with_correct
-from autograder.testlib.diffusion_oracles import posterior_prob_plus_stand_in
+from autograder.grading.testlib import with_correct
+from autograder.grading.testlib.diffusion_oracles import posterior_prob_plus_stand_in
 
 OK_FORMAT = False
 name = "q1e"
@@ -33,7 +33,7 @@ def test_bernoulli_kl_matches_oracle(binary_diffusion):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.diffusion_oracles import bernoulli_kl_oracle
+    from autograder.grading.testlib.diffusion_oracles import bernoulli_kl_oracle
 
     probs_p = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0.0, 1.0))
     probs_q = st.floats(1e-4, 1 - 1e-4)
@@ -86,7 +86,7 @@ def test_loss_matches_oracle_per_example_t(binary_diffusion):
     """Loss on (B, C, H, W) images with per-example t equals the oracle (float64 and float32)."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import diffusion_loss_oracle
+    from autograder.grading.testlib.diffusion_oracles import diffusion_loss_oracle
 
     for seed, shape, delta in ((1, (4, 1, 3, 3), 0.05), (2, (3, 2, 2, 5), 0.2), (3, (5, 5), 0.1)):
         logits, y_t, x0, t = _random_case(seed, shape)
@@ -118,7 +118,7 @@ def test_loss_at_t1_is_bce(binary_diffusion):
     """At t = 1 the loss equals binary cross-entropy against (1 + x0) / 2 (pixel sum, batch mean)."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import bce_sum_mean_oracle
+    from autograder.grading.testlib.diffusion_oracles import bce_sum_mean_oracle
 
     for seed, shape in ((5, (6, 10)), (6, (2, 3, 4, 4))):
         logits, y_t, x0, _ = _random_case(seed, shape)
@@ -142,8 +142,8 @@ def test_loss_gradient(binary_diffusion):
     """d loss / d logits = (sigmoid(logits) - target) / B, finite everywhere (targets 0 and 1 included)."""
     import torch
 
-    from autograder.testlib import grad_of
-    from autograder.testlib.diffusion_oracles import posterior_prob_plus_oracle
+    from autograder.grading.testlib import grad_of
+    from autograder.grading.testlib.diffusion_oracles import posterior_prob_plus_oracle
 
     for t in (1, torch.tensor([1, 4, 2, 9])):
         logits, y_t, x0, _ = _random_case(7, (4, 2, 6))
@@ -173,7 +173,7 @@ def test_loss_stable_for_large_logits(binary_diffusion):
     """Confident logits (|logit| up to 60 in float32, 800 in float64) give finite, correct losses."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import diffusion_loss_oracle
+    from autograder.grading.testlib.diffusion_oracles import diffusion_loss_oracle
 
     x0 = torch.tensor([[1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, -1.0]])
     y_t = torch.tensor([[1.0, -1.0, -1.0, 1.0], [1.0, -1.0, -1.0, 1.0]])

@@ -22,7 +22,7 @@ def _expected_q_sample(x0, t, betas, noise):
 
     import torch
 
-    from autograder.testlib.diffusion_oracles import gaussian_marginal_oracle
+    from autograder.grading.testlib.diffusion_oracles import gaussian_marginal_oracle
 
     ts = [int(t)] * x0.shape[0] if isinstance(t, int) else [int(v) for v in t.tolist()]
     rows = []
@@ -39,7 +39,7 @@ def test_alpha_bar_matches_explicit_product(gaussian_diffusion):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.diffusion_oracles import alpha_bar_oracle
+    from autograder.grading.testlib.diffusion_oracles import alpha_bar_oracle
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=40, report_multiple_bugs=False)
     @given(betas=st.lists(st.floats(1e-4, 0.5), min_size=1, max_size=40))
@@ -77,7 +77,10 @@ def test_q_sample_given_noise(gaussian_diffusion):
     """With noise given, q_sample is exact; per-example t matches separate calls; square inputs."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import gaussian_marginal_oracle, name_the_mistake
+    from autograder.grading.testlib.diffusion_oracles import (
+        gaussian_marginal_oracle,
+        name_the_mistake,
+    )
 
     g = torch.Generator().manual_seed(31)
     betas = _linear_betas(200).mul(5)                    # β from 5e-4 to 0.1
@@ -150,8 +153,13 @@ def test_q_sample_noise_none_statistics(gaussian_diffusion):
 
     import torch
 
-    from autograder.testlib.diffusion_oracles import gaussian_marginal_oracle
-    from autograder.testlib.stats import FALSE_FAIL, chi2_region, normal_mean_halfwidth, per_check
+    from autograder.grading.testlib.diffusion_oracles import gaussian_marginal_oracle
+    from autograder.grading.testlib.stats import (
+        FALSE_FAIL,
+        chi2_region,
+        normal_mean_halfwidth,
+        per_check,
+    )
 
     alpha = per_check(11, FALSE_FAIL)
     n = 50000

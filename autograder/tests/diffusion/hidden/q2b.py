@@ -6,8 +6,8 @@ process and conditioned numerically with the Schur complement in float64
 """
 from otter.test_files import test_case
 
-from autograder.testlib import with_correct
-from autograder.testlib.diffusion_oracles import alpha_bar_stand_in
+from autograder.grading.testlib import with_correct
+from autograder.grading.testlib.diffusion_oracles import alpha_bar_stand_in
 
 OK_FORMAT = False
 name = "q2b"
@@ -34,7 +34,7 @@ def _call(gaussian_diffusion, x_t, x0, t, betas):
 
 def _mistakes(betas, t):
     """Closed forms of frequent wrong answers as functions of (x_t, x0): name -> (k_x0, k_xt, var)."""
-    from autograder.testlib.diffusion_oracles import alpha_bar_oracle, to_numpy
+    from autograder.grading.testlib.diffusion_oracles import alpha_bar_oracle, to_numpy
 
     b = to_numpy(betas).reshape(-1)
     ab = alpha_bar_oracle(b)
@@ -58,7 +58,7 @@ def _mistakes(betas, t):
 
 
 def _name_mistake(mean, var, x_t, x0, betas, t):
-    from autograder.testlib.diffusion_oracles import name_the_mistake
+    from autograder.grading.testlib.diffusion_oracles import name_the_mistake
 
     if not isinstance(t, int):
         return ""
@@ -79,7 +79,7 @@ def test_posterior_matches_gaussian_conditioning(gaussian_diffusion):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.diffusion_oracles import gaussian_posterior_oracle
+    from autograder.grading.testlib.diffusion_oracles import gaussian_posterior_oracle
 
     g = torch.Generator().manual_seed(17)
     x_t = torch.randn(2, 3, generator=g, dtype=torch.float64)
@@ -109,7 +109,7 @@ def test_linear_schedule_all_regimes(gaussian_diffusion):
     """Linear schedule T = 1000 (float64): t = 1 (point mass at x0), small, middle and t = T."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import gaussian_posterior_oracle
+    from autograder.grading.testlib.diffusion_oracles import gaussian_posterior_oracle
 
     betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64)
     g = torch.Generator().manual_seed(3)
@@ -162,7 +162,7 @@ def test_dtypes_and_device(gaussian_diffusion, device):
     """float32 and float64 are kept (values checked in float32 too), on the grading device."""
     import torch
 
-    from autograder.testlib.diffusion_oracles import gaussian_posterior_oracle
+    from autograder.grading.testlib.diffusion_oracles import gaussian_posterior_oracle
 
     device = device or "cpu"
     betas64 = torch.linspace(0.01, 0.2, 30, dtype=torch.float64)

@@ -8,7 +8,7 @@ points = None
 
 @test_case(points=1, hidden=True)
 def test_tail_accuracy_and_constants(early_exit):
-    from autograder.testlib.early_exit_oracles import prob_final_nonpositive_oracle
+    from autograder.grading.testlib.early_exit_oracles import prob_final_nonpositive_oracle
     for M, k in [(1e-5, 40), (5.0, 1), (3.0, 4), (0.02, 30), (1e-7, 50)]:
         want = prob_final_nonpositive_oracle(M, k)
         got = float(early_exit.prob_final_nonpositive(M, k))
@@ -25,7 +25,7 @@ def test_tail_accuracy_and_constants(early_exit):
 def test_tensor_inputs_broadcast_and_keep_dtype(early_exit):
     import torch
 
-    from autograder.testlib.early_exit_oracles import prob_final_nonpositive_oracle
+    from autograder.grading.testlib.early_exit_oracles import prob_final_nonpositive_oracle
     M = torch.tensor([[0.0], [0.5], [2.0], [1e-4]], dtype=torch.float64)          # (4, 1)
     k = torch.tensor([1, 2, 5, 20])                                               # (4,)
     got = early_exit.prob_final_nonpositive(M, k)
@@ -57,7 +57,7 @@ def test_matches_monte_carlo(early_exit):
     (2^-k, 2^(2-k), 2 - 2^(1-k)), a variance used as a standard deviation, or a flipped sign are
     all more than 0.03 away on at least one case.
     """
-    from autograder.testlib.early_exit_oracles import (
+    from autograder.grading.testlib.early_exit_oracles import (
         hoeffding_radius,
         prob_final_nonpositive_mc_oracle,
     )

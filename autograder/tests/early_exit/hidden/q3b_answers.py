@@ -7,7 +7,7 @@ points = None
 
 
 def _load(submission, early_exit):
-    from autograder.testlib.early_exit_oracles import ANSWERS_FILE
+    from autograder.grading.testlib.early_exit_oracles import ANSWERS_FILE
     from hw12 import replay
     assert submission.exists(ANSWERS_FILE), (
         f"{ANSWERS_FILE} is missing: run hw12_early_exit.ipynb to the end and submit the file it "
@@ -24,14 +24,14 @@ def _load(submission, early_exit):
 
 @test_case(points=1, hidden=True)
 def test_schema(submission, early_exit):
-    from autograder.testlib.early_exit_oracles import validate_answers
+    from autograder.grading.testlib.early_exit_oracles import validate_answers
     problems = validate_answers(_load(submission, early_exit))
     assert not problems, "early_exit_answers.json: " + "; ".join(problems[:6])
 
 
 @test_case(points=2, hidden=True)
 def test_answers_are_consistent(submission, early_exit):
-    from autograder.testlib.early_exit_oracles import consistency_problems, validate_answers
+    from autograder.grading.testlib.early_exit_oracles import consistency_problems, validate_answers
     obj = _load(submission, early_exit)
     assert not validate_answers(obj), "early_exit_answers.json does not follow the schema (see above)"
     problems = consistency_problems(obj)

@@ -15,7 +15,7 @@ points = None
 def _expected(early_exit, model, loader, t):
     import torch
 
-    from autograder.testlib.early_exit_oracles import evaluate_early_exit_oracle
+    from autograder.grading.testlib.early_exit_oracles import evaluate_early_exit_oracle
     outs = [model.predict(x, t) for x, _ in loader]
     preds, exits, confs = (torch.cat(v) for v in zip(*outs))
     labels = torch.cat([y for _, y in loader])
@@ -54,7 +54,7 @@ def _compare(got, want, cum, t):
 def test_summary_agrees_with_predict_and_macs(early_exit, substituted):
     import torch
 
-    from autograder.testlib.early_exit_oracles import (
+    from autograder.grading.testlib.early_exit_oracles import (
         predict_stand_in,
         spread_inputs,
         thresholds_between,
@@ -76,7 +76,7 @@ def test_summary_agrees_with_predict_and_macs(early_exit, substituted):
 def test_eval_mode_during_evaluation(early_exit, substituted):
     import torch
 
-    from autograder.testlib.early_exit_oracles import (
+    from autograder.grading.testlib.early_exit_oracles import (
         predict_stand_in,
         spread_inputs,
         thresholds_between,

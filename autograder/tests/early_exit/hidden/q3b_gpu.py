@@ -56,7 +56,7 @@ def _setting(s, device):
     MultiExitResNet (given code) trained by the grader with the correct loss, on the CPU."""
     import torch
 
-    from autograder.testlib.early_exit_oracles import shapes10
+    from autograder.grading.testlib.early_exit_oracles import shapes10
     if str(device) not in _SETTING:
         g = torch.Generator().manual_seed(2024)
         xtr, ytr, _ = shapes10(s["n_train"], seed=101,
@@ -111,7 +111,7 @@ def _interleaved_best_seconds(fns, rounds):
 def test_predict_on_the_device(early_exit, device):
     import torch
 
-    from autograder.testlib import FailsOnCpu, on_the_cpu_first
+    from autograder.grading.testlib import FailsOnCpu, on_the_cpu_first
 
     on_cuda = str(device).startswith("cuda")
     s = SETTINGS["cuda" if on_cuda else "cpu"]

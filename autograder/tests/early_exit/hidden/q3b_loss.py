@@ -12,7 +12,7 @@ def test_weighted_sum_of_cross_entropies(early_exit):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.early_exit_oracles import early_exit_loss_oracle
+    from autograder.grading.testlib.early_exit_oracles import early_exit_loss_oracle
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=25)
     @given(K=st.integers(1, 4), B=st.integers(1, 6), C=st.integers(2, 6), seed=st.integers(0, 10**6),
@@ -49,7 +49,7 @@ def test_weighted_sum_of_cross_entropies(early_exit):
 def test_gradient_reaches_every_exit(early_exit):
     import torch
 
-    from autograder.testlib import grad_of
+    from autograder.grading.testlib import grad_of
     g = torch.Generator().manual_seed(7)
     logits = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)  # (K, B, C) stacked exits
     y = torch.randint(0, 5, (4,), generator=g)

@@ -23,7 +23,7 @@ def _check(early_exit, module, x, want, what):
 def test_layers_with_known_counts(early_exit):
     import torch
 
-    from autograder.testlib.early_exit_oracles import conv2d_macs_oracle, linear_macs_oracle
+    from autograder.grading.testlib.early_exit_oracles import conv2d_macs_oracle, linear_macs_oracle
     nn = torch.nn
     conv = nn.Conv2d(6, 12, kernel_size=(3, 5), stride=2, padding=(1, 2), groups=3, bias=False)
     _check(early_exit, conv, torch.randn(3, 6, 20, 20),
@@ -38,7 +38,7 @@ def test_layers_with_known_counts(early_exit):
 def test_cumulative_exit_costs_and_mode(early_exit):
     import torch
 
-    from autograder.testlib.early_exit_oracles import conv2d_macs_oracle, linear_macs_oracle
+    from autograder.grading.testlib.early_exit_oracles import conv2d_macs_oracle, linear_macs_oracle
     model = early_exit.EarlyExitResNet(num_classes=10, widths=(4, 8), blocks_per_stage=1)
     model.train()
     x = torch.randn(3, 3, 32, 32)

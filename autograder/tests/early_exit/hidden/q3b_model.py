@@ -17,7 +17,7 @@ def test_predict_follows_the_exit_rule(early_exit):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.early_exit_oracles import (
+    from autograder.grading.testlib.early_exit_oracles import (
         diagnose_predict,
         spread_inputs,
         thresholds_between,
@@ -43,7 +43,7 @@ def test_batch_composition_does_not_matter(early_exit):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.early_exit_oracles import (
+    from autograder.grading.testlib.early_exit_oracles import (
         predict_oracle,
         spread_inputs,
         thresholds_between,
@@ -78,7 +78,7 @@ def test_batch_composition_does_not_matter(early_exit):
 def test_later_stages_see_only_running_examples(early_exit):
     import torch
 
-    from autograder.testlib.early_exit_oracles import spread_inputs, thresholds_between
+    from autograder.grading.testlib.early_exit_oracles import spread_inputs, thresholds_between
     model = _model(early_exit)
     x = spread_inputs(40, seed=5)
     for t in thresholds_between(model.forward(x), quantiles=(0.3, 0.7)):

@@ -11,7 +11,7 @@ def test_matches_definition_on_random_sweeps(early_exit):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib.early_exit_oracles import min_threshold_beating_oracle
+    from autograder.grading.testlib.early_exit_oracles import min_threshold_beating_oracle
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=60)
     @given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 10)), min_size=1, max_size=12,

@@ -71,7 +71,7 @@ def _close(a, b) -> bool:
 def test_functions_on_the_device(rlhf, device):
     import torch
 
-    from autograder.testlib import FailsOnCpu, grad_of, on_the_cpu_first
+    from autograder.grading.testlib import FailsOnCpu, grad_of, on_the_cpu_first
 
     size = SIZES["cuda" if str(device).startswith("cuda") else "cpu"]
     for label, kwargs in _inputs(size).items():

@@ -32,7 +32,7 @@ def _read(submission):
 
 
 def _valid(submission, rlhf):
-    from autograder.testlib import rlhf_oracles as O
+    from autograder.grading.testlib import rlhf_oracles as O
 
     log = _load(submission, rlhf)
     problem = O.schema_problem(log)
@@ -48,7 +48,7 @@ def test_schema(submission, rlhf):
 
 @test_case(points=1, hidden=True)
 def test_numbers_finite_and_consistent(submission, rlhf):
-    from autograder.testlib import rlhf_oracles as O
+    from autograder.grading.testlib import rlhf_oracles as O
 
     log = _valid(submission, rlhf)
     bad = O.non_finite_paths(log)

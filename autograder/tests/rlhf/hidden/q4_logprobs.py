@@ -10,7 +10,7 @@ def _diagnose(got, logits, labels):
     """Name the wrong variant that matches ``got``, if any."""
     import torch
 
-    from autograder.testlib import rlhf_oracles as O
+    from autograder.grading.testlib import rlhf_oracles as O
 
     variants = [
         (dict(reduce="mean"), "you averaged over tokens instead of summing them"),
@@ -36,7 +36,7 @@ def test_matches_oracle_on_random_inputs(rlhf):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib import rlhf_oracles as O
+    from autograder.grading.testlib import rlhf_oracles as O
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=40)
     @given(B=st.integers(1, 4), L=st.integers(1, 7), V=st.integers(2, 9),
@@ -63,7 +63,7 @@ def test_matches_oracle_on_random_inputs(rlhf):
 def test_gradient_only_at_counted_positions(rlhf):
     import torch
 
-    from autograder.testlib import grad_of
+    from autograder.grading.testlib import grad_of
 
     g = torch.Generator().manual_seed(11)
     logits = torch.randn(2, 5, 6, generator=g)
@@ -93,7 +93,7 @@ def test_gradient_only_at_counted_positions(rlhf):
 def test_keeps_dtype_and_handles_large_logits(rlhf):
     import torch
 
-    from autograder.testlib import rlhf_oracles as O
+    from autograder.grading.testlib import rlhf_oracles as O
 
     logits = torch.tensor([[[1000.0, -1000.0, 0.0], [0.0, 1e4, -1e4]]], dtype=torch.float64)
     labels = torch.tensor([[0, 2]])

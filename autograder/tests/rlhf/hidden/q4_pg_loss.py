@@ -12,7 +12,7 @@ def test_matches_oracle_on_random_inputs(rlhf):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib import rlhf_oracles as O
+    from autograder.grading.testlib import rlhf_oracles as O
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=40)
     @given(B=st.integers(1, 16), seed=st.integers(0, 2 ** 16),
@@ -43,7 +43,7 @@ def test_matches_oracle_on_random_inputs(rlhf):
 def test_gradient_reaches_log_probs_only(rlhf):
     import torch
 
-    from autograder.testlib import grad_of
+    from autograder.grading.testlib import grad_of
 
     logp = torch.tensor([-1.0, -2.0, -0.5, -3.0], dtype=torch.float64)
     r = torch.tensor([1.0, -1.0, 2.0, 0.5], dtype=torch.float64)
@@ -67,7 +67,7 @@ def test_unit_reward_equals_cross_entropy_gradient(rlhf):
     import torch
     import torch.nn.functional as F
 
-    from autograder.testlib import grad_of
+    from autograder.grading.testlib import grad_of
 
     # Q4(b): r = 1, no baseline -> the loss and its gradient are those of the summed cross-entropy.
     g = torch.Generator().manual_seed(5)

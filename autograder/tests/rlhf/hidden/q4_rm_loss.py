@@ -12,7 +12,7 @@ def test_matches_oracle_on_random_inputs(rlhf):
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from autograder.testlib import rlhf_oracles as O
+    from autograder.grading.testlib import rlhf_oracles as O
 
     @settings(derandomize=True, deadline=None, database=None, max_examples=40)
     @given(B=st.integers(1, 16), seed=st.integers(0, 2 ** 16),
@@ -41,7 +41,7 @@ def test_matches_oracle_on_random_inputs(rlhf):
 def test_gradient(rlhf):
     import torch
 
-    from autograder.testlib import grad_of
+    from autograder.grading.testlib import grad_of
 
     rc = torch.tensor([0.5, -1.0, 3.0], dtype=torch.float64)
     rr = torch.tensor([0.0, 1.0, -2.0], dtype=torch.float64)
