@@ -12,6 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
+from autograder.build.parts import write_parts
 from autograder.build.student_guide import (
     BEFORE,
     SUBMIT,
@@ -192,11 +193,13 @@ def public_case_seeds(cases) -> dict[str, int]:
 
 def build_release(root: Path, out: Path, tests_root: Path, public_files: list[Path],
                   written: str | None) -> list[Path]:
-    """Write the student release into ``out``; return the files written (relative paths)."""
+    """Write the student release into ``out``; return the files written (relative paths).
+    ``solutions/hw12/parts.py`` is first rendered from the config (``parts.write_parts``)."""
     from autograder.grading.config import load_config
 
     root, out = Path(root), Path(out)
     cfg, cases = load_config(root / "grading_config.yaml", tests_root)
+    write_parts(root, cfg)  # hw12/parts.py follows the config before it is copied below
     solutions = root / "solutions"
     written_files: list[Path] = []
     keep = set()

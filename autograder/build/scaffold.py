@@ -6,15 +6,16 @@ It writes, and never overwrites:
 * the function in ``solutions/hw12/<module>.py`` (docstring to fill, body between the solution
   markers, so the release's stub raises NotImplementedError);
 * the question in ``grading_config.yaml`` (text inserted after the part's last question, comments
-  kept) and in ``solutions/hw12/parts.py``;
+  kept);
 * a public and a hidden test file (one case each: 1 point public, the rest hidden);
 * an oracle slot ``<function>_oracle`` in ``autograder/grading/testlib/<part>_oracles.py``;
 * a mutant template in ``tests/mutants/<part>/<question>/``;
 * the check cell ``grader.check("<question>")`` in the part's notebook.
 
-``build`` then names each placeholder that still holds its TODO (``question_index.missing_pieces``)
-and fails, so a half-finished question cannot reach students. The answer key's section is written
-by hand (docs/AUTHORING.md §6).
+``build`` renders ``solutions/hw12/parts.py`` from the config (``parts.write_parts``), so the new
+question needs no edit there. It names each placeholder that still holds its TODO
+(``question_index.missing_pieces``) and fails, so a half-finished question cannot reach students.
+The answer key's section is written by hand (docs/AUTHORING.md §6).
 """
 from __future__ import annotations
 
@@ -120,15 +121,6 @@ def insert_config(text: str, part: str, entry: str) -> str:
     return "".join(lines[:end] + [entry] + lines[end:])
 
 
-def insert_parts_entry(text: str, part: str, question: str) -> str:
-    """``text`` (hw12/parts.py) with ``question`` appended to ``part``'s questions list."""
-    pattern = re.compile(rf'("{part}":\s*{{.*?"questions":\s*\[)(.*?)(\])', re.S)
-    m = pattern.search(text)
-    if m is None:
-        raise ScaffoldError(f"part {part} has no questions list in hw12/parts.py")
-    return text[:m.start(2)] + m.group(2) + f', "{question}"' + text[m.end(2):]
-
-
 def add_check_cell(notebook: Path, question: str) -> None:
     """A code cell ``grader.check("<question>")`` before the notebook's ``grader.check_all()``."""
     nb = json.loads(notebook.read_text())
@@ -174,8 +166,6 @@ def new_question(root: Path, part: str, question: str, function: str, points: in
     oracles.write_text(oracles.read_text() + oracle_source(function))
     config.write_text(insert_config(config.read_text(), part, config_entry(question, function,
                                                                             points)))
-    parts_py = root / "solutions" / "hw12" / "parts.py"
-    parts_py.write_text(insert_parts_entry(parts_py.read_text(), part, question))
     notebook = root / "solutions" / raw["parts"][part]["notebook"]
     add_check_cell(notebook, question)
-    return [*new_files, solution, oracles, config, parts_py, notebook]
+    return [*new_files, solution, oracles, config, notebook]

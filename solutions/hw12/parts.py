@@ -1,8 +1,9 @@
 """What each code part of the homework grades and what you upload for it.
 
 ``python -m hw12.export PART`` zips the part's ``files``; ``hw12.check`` runs the public checks of
-its ``questions``; the notebooks and the README say the same (the course's grading configuration
-is the source of all of it, and the project's tests keep them equal).
+its ``questions``; the notebooks and the README say the same. ``python -m autograder build``
+generates this file from the course's grading configuration (grading_config.yaml): do not edit it
+by hand.
 """
 from __future__ import annotations
 

@@ -23,8 +23,8 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 # What `python -m autograder build` writes and the repository commits (dist/ is not committed).
-GENERATED = ["assignment", "docs/QUESTIONS.md", "solutions/written/hw12_key.md",
-             "solutions/written/hw12_key.pdf"]
+GENERATED = ["assignment", "docs/QUESTIONS.md", "solutions/hw12/parts.py",
+             "solutions/written/hw12_key.md", "solutions/written/hw12_key.pdf"]
 
 
 def _generated(root: Path) -> dict[str, bytes]:
@@ -69,7 +69,8 @@ def fresh_build(tmp_path_factory):
 
 def test_release_is_up_to_date(fresh_build):
     """A fresh build from the sources gives the committed files byte for byte: assignment/, the
-    key and docs/QUESTIONS.md (run `python -m autograder build` and commit)."""
+    key, docs/QUESTIONS.md and solutions/hw12/parts.py (run `python -m autograder build` and
+    commit)."""
     fresh, committed = _generated(fresh_build), _generated(REPO)
     missing, extra = sorted(set(fresh) - set(committed)), sorted(set(committed) - set(fresh))
     assert not missing and not extra, (

@@ -122,10 +122,12 @@ def test_build_names_every_piece_a_new_question_lacks(tmp_path):
 
 def test_new_question_scaffolds_every_piece_and_build_names_each_todo(tmp_path):
     """``new-question`` writes every file a question needs as TODO placeholders (and changes no
-    existing question); the completeness check names each TODO until it is filled."""
+    existing question); build's hw12/parts.py then lists it; the completeness check names each TODO
+    until it is filled."""
     import json
     import shutil
 
+    from autograder.build.parts import RELATIVE, write_parts
     from autograder.build.question_index import SCAFFOLD_MARK, missing_pieces
     from autograder.build.scaffold import ScaffoldError, new_question
     from autograder.grading.config import load_config
@@ -138,9 +140,11 @@ def test_new_question_scaffolds_every_piece_and_build_names_each_todo(tmp_path):
     shutil.copy(REPO / "grading_config.yaml", root / "grading_config.yaml")
     (root / "assignment").symlink_to(REPO / "assignment")
     before = yaml.safe_load((REPO / "grading_config.yaml").read_text())
+    parts_before = (root / RELATIVE).read_text()
 
     written = new_question(root, "rlhf", "q4_entropy", "entropy_bonus", points=3)
-    assert len(written) == 8
+    assert len(written) == 7 and root / RELATIVE not in written
+    assert (root / RELATIVE).read_text() == parts_before, "parts.py is build's to write"
     cfg, cases = load_config(root / "grading_config.yaml", root / "autograder" / "tests")
     assert cfg.parts["rlhf"].questions["q4_entropy"].points == 3
     assert sum(c.points for c in cases["rlhf"] if c.question == "q4_entropy") == 3
@@ -149,7 +153,8 @@ def test_new_question_scaffolds_every_piece_and_build_names_each_todo(tmp_path):
     assert after == before, "the scaffold changed something else in the config"
     nb = json.loads((root / "solutions" / "hw12_rlhf.ipynb").read_text())
     assert any('grader.check("q4_entropy")' in "".join(c["source"]) for c in nb["cells"])
-    assert '"q4_entropy"' in (root / "solutions" / "hw12" / "parts.py").read_text()
+    assert write_parts(root, cfg)  # what build does before it copies solutions/ to the release
+    assert '"q4_entropy"],' in (root / RELATIVE).read_text()  # rlhf's last question
     with pytest.raises(ScaffoldError, match="already has"):
         new_question(root, "rlhf", "q4_entropy", "entropy_bonus")
 
