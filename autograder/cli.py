@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 
 from autograder import ROOT as REPO
+from autograder.batch.single import grade_upload, write_and_show
 from autograder.grading.config import ConfigError, load_config
-from autograder.grading.results import CaseResult, staff_view, write_results
+from autograder.grading.results import write_results
 from autograder.grading.sandbox.cleanup import scratch_dir
 from autograder.grading.sandbox.confinement import Policy, Unconfinable, plan, share_of_machine
-from autograder.grading.supervisor import GradeOptions, Layout, RunnerPool, grade_part
+from autograder.grading.supervisor import GradeOptions, Layout
 from autograder.grading.uploads import UploadError, open_upload, parts_in
 
 
@@ -24,62 +25,16 @@ def _load(layout: Layout):
 
 # ---- build ----------------------------------------------------------------------------------------
 def cmd_build(args) -> int:
-    import yaml
+    from autograder.build.pipeline import BuildError, build
 
-    from autograder.build.question_index import missing_pieces, write_index
-    from autograder.build.release import build_release
-    from autograder.build.written import render_written, write_key, write_pdfs
-    from autograder.build.zipgen import build_zip
-
-    layout = Layout(REPO)
-    cfg, cases = _load(layout)
-    public = sorted({c.file for part in cases.values() for c in part if c.visibility == "public"})
-    names = [p.name for p in public]
-    if len(names) != len(set(names)):
-        sys.exit("two public test files share a name; the release keeps them in one folder")
-    questions, key = render_written(REPO)
-    files = build_release(REPO, layout.release, layout.tests, public, questions)
-    print(f"assignment/: {len(files)} files")
-    if key is not None:
-        print(f"{write_key(REPO, key).relative_to(REPO)}: answer key")
-    if questions is not None:
-        for pdf in write_pdfs(layout.release, REPO, questions, key):
-            print(f"{pdf.relative_to(REPO)}: {pdf.stat().st_size // 1024} KiB")
-    print(f"{write_index(REPO).relative_to(REPO)}: question index")
-    missing = missing_pieces(REPO)
-    for line in missing:
-        print(f"missing: {line}")
-    if missing:
-        print("build: a graded question is incomplete (docs/AUTHORING.md, 'A new question')")
-        return 1
-    if args.no_zips:
-        return 0
-    raw = yaml.safe_load(layout.config.read_text())
-    for part in cfg.parts:
-        path = build_zip(REPO, part, cfg, raw, REPO / "dist" / "gradescope" / f"{part}.zip")
-        print(f"{path.relative_to(REPO)}: {path.stat().st_size // 1024} KiB")
-    return 0
+    cfg, cases = _load(Layout(REPO))
+    try:
+        return build(REPO, cfg, cases, zips=not args.no_zips)
+    except BuildError as e:
+        sys.exit(f"build: {e}")
 
 
 # ---- grade ------------------------------------------------------------------------------------------
-def _echo(result: CaseResult) -> None:
-    mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[result.status]
-    print(f"  {mark} {result.case.id} ({result.seconds:.1f}s)", flush=True)
-
-
-def grade_upload(layout, cfg, cases, upload: Path, parts: list[str], opts: GradeOptions,
-                 verbose: bool, questions: set[str] | None = None) -> dict[str, dict]:
-    out = {}
-    with RunnerPool() as pool:  # one runner for every part
-        for part in parts:
-            selected = [c for c in cases[part] if questions is None or c.question in questions]
-            if verbose:
-                print(f"grading part {part} ({len(selected)} test cases)", flush=True)
-            out[part] = grade_part(layout, cfg, part, selected, upload, opts,
-                                   echo=_echo if verbose else None, pool=pool)
-    return out
-
-
 def staff_policy(args, slots: int, trusted: bool = False) -> Policy:
     """How a staff command confines the code it grades: namespaces (and, as root, a uid and a
     cgroup per grading), or nothing if staff pass --unconfined. Stops with what is missing and
@@ -120,44 +75,14 @@ def cmd_grade(args) -> int:
             sys.exit(f"cannot read {target}: {e}")
         parts = [args.part] if args.part else parts_in(upload, cfg)
         results = grade_upload(layout, cfg, cases, upload, parts, opts, not args.quiet)
-    outputs = _output_paths(Path(args.output), parts)
-    for part, data in results.items():
-        write_results(data, outputs[part])
-        print(f"\n== {cfg.parts[part].title} -> {outputs[part]}")
-        print(staff_view(data))
-        failures = failure_lines(data, args.verbose)
-        if failures:
-            print("\nfailed tests (first line of each message; -v for the whole message):"
-                  if not args.verbose else "\nfailed tests:")
-            print("\n".join(failures))
+    write_and_show(cfg, results, Path(args.output), args.verbose)
     return 0
 
 
-def failure_lines(data: dict, whole: bool) -> list[str]:
-    """``name: message`` for every failed test of a results.json (the first line of the message
-    unless ``whole``)."""
-    out = []
-    for t in data["tests"]:
-        if "max_score" not in t or t.get("score", 0) >= t["max_score"]:
-            continue
-        message = (t.get("output") or "").strip() or "(no message)"
-        if not whole:
-            message = message.splitlines()[0]
-        else:
-            message = message.replace("\n", "\n      ")
-        out.append(f"  {t['name']}: {message}")
-    return out
-
-
-def _output_paths(output: Path, parts: list[str]) -> dict[str, Path]:
-    if len(parts) == 1:
-        return {parts[0]: output}
-    return {p: output.with_name(f"{output.stem}-{p}{output.suffix or '.json'}") for p in parts}
-
-
 def _grade_batch(layout, cfg, cases, folder: Path, args, opts) -> int:
-    """A Gradescope export (or any folder of submissions): see autograder/batch/run.py."""
-    from autograder.batch.run import BatchOptions, run_batch
+    """A Gradescope export (or any folder of submissions): see autograder/batch/."""
+    from autograder.batch.records import BatchOptions
+    from autograder.batch.run import run_batch
 
     out_dir = Path(args.output).with_suffix("") if args.output != "results.json" else Path("graded")
     slurm = {"partition": args.slurm_partition, "time_min": args.slurm_time,
@@ -203,20 +128,14 @@ def cmd_gradescope(args) -> int:
 # ---- simulate ---------------------------------------------------------------------------------------
 def cmd_simulate(args) -> int:
     """Build the part's zip and run it as Gradescope does (see autograder/checks/simulate.py)."""
-    import yaml
-
-    from autograder.build.zipgen import build_zip
+    from autograder.build.pipeline import part_zip
     from autograder.checks.simulate import SimulationUnavailable, report, simulate
 
     layout = Layout(REPO)
     cfg, _ = _load(layout)
     if args.part not in cfg.parts:
         sys.exit(f"unknown part {args.part!r}; parts: {', '.join(cfg.parts)}")
-    if args.zip:
-        zip_path = Path(args.zip)
-    else:
-        raw = yaml.safe_load(layout.config.read_text())
-        zip_path = build_zip(REPO, args.part, cfg, raw, REPO / "dist" / "gradescope" / f"{args.part}.zip")
+    zip_path = Path(args.zip) if args.zip else part_zip(REPO, args.part, cfg)
     submission = Path(args.submission) if args.submission else REPO / "solutions"
     try:
         sim = simulate(args.part, submission, zip_path, memory_mb=args.memory_mb, cpus=args.cpus,

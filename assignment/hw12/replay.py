@@ -442,15 +442,42 @@ def _seed(recorded: Any) -> int | None:
 _REPLAYED: dict = {}  # (module path, code digest, seed) -> replay; the replay is deterministic
 
 
+class LogProblem(AssertionError):
+    """A notebook output file that the submitted code did not write. ``problem`` names the kind
+    for the course staff's report ("module hash mismatch", "log does not replay", "grader error");
+    the message is what the student reads."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
+
+
+def require_same_source(file: str, recorded_sha: Any, module_path: str, submission) -> None:
+    """Raise LogProblem unless ``recorded_sha`` (what ``file`` records) is the hash of the
+    submitted ``module_path``."""
+    if not isinstance(recorded_sha, str):
+        raise LogProblem(f"{file} records no hash of {module_path}; write it with the notebook's "
+                         "last cell", "module hash mismatch")
+    if not submission.exists(module_path):
+        raise LogProblem(f"{module_path} is missing from the submission", "missing files")
+    digest = source_sha256(submission.read_text(module_path))
+    if digest != recorded_sha:
+        raise LogProblem(
+            f"{file} was written by a different {module_path}: it records sha256 "
+            f"{recorded_sha[:12]}..., the submitted file has {digest[:12]}... . Re-run the notebook "
+            f"with the {module_path} you submit (any edit after the run, even whitespace, changes "
+            "the hash).", "module hash mismatch")
+
+
 def require_match(file: str, recorded: Any, module, module_path: str, submission) -> None:
-    """Raise AssertionError, in words a student can act on, unless the replay recorded in ``file``
+    """Raise LogProblem, in words a student can act on, unless the replay recorded in ``file``
     is what the submitted ``module`` (``module_path`` of ``submission``) gives."""
     advice = (f"Re-run the notebook with the {module_path} you upload (its last cell writes "
               f"{file} with the replay), then upload both; the log earns nothing otherwise.")
     seed = _seed(recorded)
     if seed is None:
-        raise AssertionError(f"{file} has no usable replay of your training (entry 'replay'). "
-                             + advice)
+        raise LogProblem(f"{file} has no usable replay of your training (entry 'replay'). "
+                         + advice, "log does not replay")
     key = (module_path, source_sha256(submission.read_text(module_path)), seed)
     if key not in _REPLAYED:
         try:
@@ -459,17 +486,18 @@ def require_match(file: str, recorded: Any, module, module_path: str, submission
             if getattr(e, "grader_failure", False):
                 raise
             if isinstance(e, (ImportError, OSError, MemoryError)):  # the machine's, not your code's
-                raise AssertionError(
+                raise LogProblem(
                     f"the grader could not replay the training of {file} ({type(e).__name__}: "
-                    f"{e}); this is not your code's fault: please tell the course staff.") from None
+                    f"{e}); this is not your code's fault: please tell the course staff.",
+                    "grader error") from None
             name = getattr(e, "type_name", None) or type(e).__name__
             text = (getattr(e, "student_message", None) or str(e)).strip().splitlines()
-            raise AssertionError(
+            raise LogProblem(
                 f"{file} cannot have been written with the submitted {module_path}: replaying "
                 f"the first steps of its training with your code stopped at {name}: "
                 f"{text[0] if text else ''} (the notebook's training stops there too). "
-                f"{advice}") from None
+                f"{advice}", "log does not replay") from None
     problem = mismatch(recorded, _REPLAYED[key])
     if problem is not None:
-        raise AssertionError(f"{file} was not written by the submitted {module_path}: {problem}. "
-                             + advice)
+        raise LogProblem(f"{file} was not written by the submitted {module_path}: {problem}. "
+                         + advice, "log does not replay")

@@ -1,7 +1,9 @@
 """The batch's outputs for staff: scores.csv, questions.csv, compare.csv and report.html.
 
-Everything here reads the per-submission folders that batch.py wrote (results*.json and
-grading.json), so the tables and the report can be rebuilt from a finished output folder.
+Everything here reads the per-submission folders that a batch wrote (results*.json and
+grading.json), so the tables and the report can be rebuilt from a finished output folder. The flags
+are structured values decided where each problem was found (records.Flag), never read back from
+the words of a message.
 """
 from __future__ import annotations
 
@@ -17,23 +19,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.batch.records import Flag, GradingState, Submission
+from autograder.grading.results import result_name
+from autograder.grading.sandbox.protocol import PROBLEMS
+
 IDENTITY = ["submission", "part", "name", "sid", "email", "submitted_at"]
 EPS = 1e-9
 SLOWEST = 25  # rows of the grading-time table
 TOP_MESSAGES = 8  # failure messages shown per question
-
-# What a failed test's output says, mapped to the flag staff see (see batch.py for "not graded").
-FLAG_PATTERNS = [
-    ("module hash mismatch", re.compile(r"was written by a different hw12/")),
-    ("log does not replay", re.compile(r"when the grader replays it with your code"
-                                       r"|replaying the first steps of its training")),
-    ("time-out", re.compile(r"timed out:|did not finish within|time budget of this part")),
-    ("runtime error",
-     re.compile(r"^Your code raised |grading process stopped during this test"
-                r"|process ended during")),
-    ("import error", re.compile(r"could not be imported")),
-    ("grader error", re.compile(r"autograder could not run this test|autograder failed")),
-]
 
 
 @dataclass
@@ -65,23 +58,18 @@ def _short(message: str) -> str:
     return line if len(line) <= 220 else line[:217] + "..."
 
 
-def _flags(data: dict, state: dict) -> list[str]:
-    flags = []
-    if state.get("status") in ("not graded", "stopped", "grader error"):
-        flags.append(f"{state['status']}: {state.get('reason', '')}".strip())
-    if "was not found in your submission" in str(data.get("output", "")):
-        flags.append("missing files")
-    for name, pattern in FLAG_PATTERNS:
-        if any(t.get("status") == "failed" and pattern.search(str(t.get("output", "")))
-               for t in data.get("tests", [])):
-            if name not in flags:
-                flags.append(name)
-    return flags
+def problem_flags(data: dict) -> list[Flag]:
+    """A flag for each kind of problem (protocol.PROBLEMS) among the failed tests of a results.json,
+    as the grading decided it (a test's ``extra_data["problem"]``), in the order PROBLEMS lists them."""
+    found = {(t.get("extra_data") or {}).get("problem") for t in data.get("tests", [])
+             if t.get("status") == "failed"}
+    return [Flag(kind, kind) for kind in PROBLEMS if kind in found]
 
 
-def gather(cfg, cases, out: Path, subs, parts: list[str], questions, tier: str) -> Table:
-    """Read every submission's results into one table (a row per student and part)."""
-    from autograder.grading.results import STATE_FILE, result_name
+def gather(cfg, cases, out: Path, subs: list[Submission], states: dict[str, GradingState | None],
+           parts: list[str], questions, tier: str) -> Table:
+    """Read every submission's results into one table (a row per student and part); ``states``:
+    each submission's grading.json (None where there is none)."""
 
     table = Table(parts=parts, questions={p: _selected_questions(cfg, cases, p, questions, tier)
                                           for p in parts},
@@ -90,11 +78,9 @@ def gather(cfg, cases, out: Path, subs, parts: list[str], questions, tier: str) 
                           for q, qq in cfg.parts[p].questions.items()})
     for sub in subs:
         folder = out / sub.id
-        try:
-            state = json.loads((folder / STATE_FILE).read_text())
-        except (OSError, ValueError):
-            state = {"status": "stopped", "reason": "not graded yet (the run was interrupted)",
-                     "seconds": 0.0}
+        state = states.get(sub.id) or GradingState(
+            submission=sub.id, parts=parts, status="stopped", hash=None, run="",
+            reason="not graded yet (the run was interrupted)")
         for part in parts:
             try:
                 data = json.loads((folder / result_name(part, parts)).read_text())
@@ -115,12 +101,12 @@ def gather(cfg, cases, out: Path, subs, parts: list[str], questions, tier: str) 
             for q, acc in per_q.items():
                 if acc[1] == 0 and not data.get("tests"):
                     acc[1] = table.points.get(q, 0.0)  # not graded: out of the question's points
-            flags = _flags(data, state) + list(sub.notes)
+            flags = [f.text for f in (*state.flags(), *problem_flags(data), *sub.flags)]
             entry = {"id": sub.id, "part": part, "students": sub.students or [None],
                      "submitted_at": sub.submitted_at, "state": state, "q": per_q,
                      "score": float(data.get("score") or 0.0),
                      "max": sum(v[1] for v in per_q.values()), "flags": flags,
-                     "failures": dict(failures), "seconds": float(state.get("seconds") or 0.0)}
+                     "failures": dict(failures), "seconds": state.seconds}
             table.subs.append(entry)
             for st in entry["students"]:
                 row = {"submission": sub.id, "part": part, "name": st.name if st else "",
@@ -381,8 +367,8 @@ longest {max(secs + [0]):.1f} s</p>
 {_figure(_times_chart(table.subs), "grading time per submission")}
 <p>The {len(slow)} slowest (every time is in scores.csv, column grading_s):</p>
 {_table(["submission", "part", "seconds", "GPU", "host"],
-        [[e["id"], e["part"], f"{e['seconds']:.1f}", e["state"].get("gpu") or "",
-          e["state"].get("host", "")] for e in slow], {2})}
+        [[e["id"], e["part"], f"{e['seconds']:.1f}", e["state"].gpu or "",
+          e["state"].host] for e in slow], {2})}
 </body></html>
 """
     path = out / "report.html"

@@ -27,6 +27,7 @@ class CaseResult:
     status: str  # passed | failed | skipped
     message: str
     seconds: float
+    problem: str = ""  # a failed case's kind of failure (sandbox/protocol.PROBLEMS), "" otherwise
 
     @property
     def score(self) -> float:
@@ -61,7 +62,8 @@ def build_results(cfg: GradingConfig, part_name: str, results: list[CaseResult],
             "output": _clean(r.message if r.status != "passed" else (r.message or "passed")),
             "tags": [r.case.question, r.case.tier],
             "visibility": "visible" if r.case.visibility == "public" else hidden_vis,
-            "extra_data": {"seconds": round(r.seconds, 3), "skipped": skipped},
+            "extra_data": {"seconds": round(r.seconds, 3), "skipped": skipped,
+                           **({"problem": r.problem} if r.problem and r.status == "failed" else {})},
         })
     score = sum(t["score"] for t in tests)
     public = [r for r in results if r.case.visibility == "public"]

@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from autograder.grading.sandbox.protocol import CaseSpec, Event, Job
+from autograder.grading.sandbox.protocol import PROBLEMS, CaseSpec, Event, Job
 from autograder.grading.testfiles import (
     SubmissionFiles,
     install_otter_shim,
@@ -48,6 +48,17 @@ def describe_failure(exc: BaseException) -> str:
     else:
         text = student_message(exc)
     return text[:MAX_MESSAGE]
+
+
+def failure_problem(exc: BaseException) -> str:
+    """What kind of failure ``exc`` is (protocol.PROBLEMS), or "" for a wrong value or a stub: the
+    ``problem`` that the code which raised it set (the sandbox, the given code's checks of a
+    notebook's output file). Only trusted code raises here: the student's own exceptions arrive as
+    ``StudentRaised``, built by the runner."""
+    while isinstance(exc, BaseExceptionGroup):  # several failures found at once: the first one
+        exc = exc.exceptions[0]
+    problem = getattr(exc, "problem", "")
+    return problem if problem in PROBLEMS else ""
 
 
 def case_message(tc: test_case, exc: BaseException) -> str:
@@ -80,7 +91,8 @@ def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
         tc = test_functions(case.file)[case.function]
     except Exception as exc:  # noqa: BLE001 - the grader's fault, not the student's
         return Event("end", case.id, "failed", f"The autograder could not load this test "
-                     f"({type(exc).__name__}: {exc}); please tell the course staff.")
+                     f"({type(exc).__name__}: {exc}); please tell the course staff.",
+                     problem="grader error")
     try:
         seed_everything(case.seed)
         sandbox.begin_test(case.seed, case.time_limit_s)
@@ -94,7 +106,7 @@ def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
         if isinstance(exc, KeyboardInterrupt):
             raise
         return Event("end", case.id, "failed", case_message(tc, exc),
-                     time.monotonic() - t0 - sandbox.uncharged_s)
+                     time.monotonic() - t0 - sandbox.uncharged_s, failure_problem(exc))
 
 
 def confinement_record(policy) -> dict:
@@ -127,7 +139,7 @@ def run_job(job: Job) -> None:
         package_root=Path(job.package_root), log_path=Path(job.worker_log),
         start_timeout_s=job.start_timeout_s, import_timeout_s=job.import_timeout_s,
         policy=policy, home=Path(job.student_home), env={"HW12_DEVICE": device}))
-    sandbox.broken.update(job.missing_modules)
+    sandbox.broken.update({m: (why, "missing files") for m, why in job.missing_modules.items()})
     submission = SubmissionFiles(Path(job.submission_dir))
     with open(job.events, "a", buffering=1) as events:
         try:

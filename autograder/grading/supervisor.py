@@ -332,16 +332,16 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
     pool = RunnerPool() if own_pool else pool
     offset, attempts_without_progress = 0, 0
 
-    def finish(case_id, status, message, seconds):
+    def finish(case_id, status, message, seconds, problem=""):
         done[case_id] = CaseResult(case=by_id[case_id], status=status, message=message,
-                                   seconds=seconds)
+                                   seconds=seconds, problem=problem if status == "failed" else "")
         if echo:
             echo(done[case_id])
 
-    def fill(predicate, message) -> None:  # every case not yet done that ``predicate`` picks
+    def fill(predicate, message, problem) -> None:  # every case not yet done that ``predicate`` picks
         for c in cases:
             if c.id not in done and predicate(c):
-                finish(c.id, "failed", message(c), 0.0)
+                finish(c.id, "failed", message(c), 0.0, problem)
 
     def watch(runner: Runner) -> tuple[bool, bool]:
         """Follow one job on ``runner``; (the runner finished it and is free, a case ended)."""
@@ -363,13 +363,13 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
                     if ev.id == current:
                         spent[by_id[current].question] += time.monotonic() - started
                         current = None
-                    finish(ev.id, ev.status or "failed", ev.message, ev.seconds)
+                    finish(ev.id, ev.status or "failed", ev.message, ev.seconds, ev.problem)
                     progressed = True
             now = time.monotonic()
-            stop = None
+            stop, problem = None, "time-out"
             if not runner.alive():
-                stop = ("the grading process stopped during this test (your code may have used "
-                        "too much memory, or ended the process)")
+                stop, problem = ("the grading process stopped during this test (your code may "
+                                 "have used too much memory, or ended the process)"), "runtime error"
             elif current and now - started > (by_id[current].time_limit_s + BACKSTOP_GRACE_S
                                               + cfg.defaults.start_timeout_s
                                               + cfg.defaults.import_timeout_s):
@@ -388,11 +388,11 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
                 events, offset = _read_events(events_path, offset)
                 for ev in events:
                     if ev.event == "end" and ev.id in by_id and ev.id not in done:
-                        finish(ev.id, ev.status or "failed", ev.message, ev.seconds)
+                        finish(ev.id, ev.status or "failed", ev.message, ev.seconds, ev.problem)
                         progressed = True
                 if current and current not in done:
                     spent[by_id[current].question] += now - started
-                    finish(current, "failed", stop, now - started)
+                    finish(current, "failed", stop, now - started, problem)
                     progressed = True
                 return False, progressed
             time.sleep(0.05)
@@ -402,10 +402,10 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
             fill(lambda c: spent[c.question] >= share[c.question],  # a question out of time
                  lambda c: f"not run: question {c.question} used up its share of the time budget "
                            f"({share[c.question]:.0f} s) in earlier tests (look for a slow or "
-                           "hanging function above)")
+                           "hanging function above)", "time-out")
             if time.monotonic() - t_start > backstop_s:
                 fill(lambda c: True, lambda c: "not run: the time budget of this part was used up "
-                     "by earlier tests (look for a slow or hanging function above)")
+                     "by earlier tests (look for a slow or hanging function above)", "time-out")
             pending = [c for c in cases if c.id not in done]
             if not pending:
                 break
@@ -421,7 +421,7 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
             attempts_without_progress = 0 if progressed else attempts_without_progress + 1
             if attempts_without_progress >= 2 or (finished and not progressed):
                 fill(lambda c: True, lambda c: "the autograder could not run this test; please "
-                     f"tell the course staff. Details:\n{'' if finished else tail}")
+                     f"tell the course staff. Details:\n{'' if finished else tail}", "grader error")
     finally:
         if own_pool:
             pool.close()

@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, make_root, only_questions
 
-from autograder.batch.run import BatchOptions, list_submissions, read_metadata, run_batch
+from autograder.batch.export import list_submissions, read_metadata
+from autograder.batch.records import BatchOptions
+from autograder.batch.run import run_batch
 from autograder.checks.mutants import bank_files, load_variant
 from autograder.grading.config import load_config
 from autograder.grading.results import validate
@@ -190,7 +192,7 @@ def test_metadata_in_gradescopes_format_gives_every_student_of_a_group(tmp_path)
     assert meta["submission_7"]["submitted_at"].startswith("2026-11-10T21:00:05")
     subs, warnings = list_submissions(export)
     assert [s.id for s in subs] == ["submission_7", "submission_8", "submission_9"]
-    assert subs[2].path is None and "not in the export" in subs[2].notes[0]
+    assert subs[2].path is None and "not in the export" in subs[2].flags[0].text
     assert warnings == []
 
 
@@ -286,10 +288,11 @@ def test_parallel_slots_each_get_their_own_cpus(small):
 
 @pytest.mark.parametrize("slots", [1, 2, 3, 4, 9])
 def test_slot_cpu_shares_are_disjoint_and_only_when_there_are_enough_cpus(slots, monkeypatch):
-    from autograder.batch.run import run as batch_module
+    from autograder.batch import one as batch_module
+    from autograder.batch import pool
 
     monkeypatch.setattr(batch_module.os, "sched_getaffinity", lambda pid: {0, 2, 3, 5})
-    shares = batch_module.slot_cpus(slots)
+    shares = pool.slot_cpus(slots)
     assert len(shares) == slots
     if slots == 1 or slots > 4:
         assert shares == [None] * slots
@@ -465,7 +468,8 @@ def test_report_renders_with_its_images_in_a_headless_browser(small, tmp_path):
 RUN_BATCH = """
 import sys
 from pathlib import Path
-from autograder.batch.run import BatchOptions, run_batch
+from autograder.batch.records import BatchOptions
+from autograder.batch.run import run_batch
 from autograder.grading.config import load_config
 from autograder.grading.supervisor import Layout
 layout = Layout(Path(sys.argv[1]))
@@ -583,7 +587,7 @@ def test_slurm_array_tasks_ask_for_what_the_options_say(tmp_path, monkeypatch):
     """The sbatch script submitit would submit (rendered without a cluster: a stand-in srun)."""
     import submitit
 
-    from autograder.batch.run import slurm_parameters
+    from autograder.batch.cluster import slurm_parameters
 
     fake = tmp_path / "bin"
     fake.mkdir()
@@ -663,7 +667,7 @@ def test_a_class_export_of_twenty_submissions(tmp_path):
 def test_editing_a_staff_tool_regrades_nobody_and_editing_grading_code_regrades_all(tmp_path):
     """The content hash behind reuse covers exactly the grading code (autograder/build/imports.py):
     a changed report or build leaves every stored grading valid, a changed supervisor does not."""
-    from autograder.batch.run import grader_fingerprint
+    from autograder.batch.hashing import grader_fingerprint
 
     root = tmp_path / "root"
     root.mkdir()

@@ -35,7 +35,9 @@ import pytest
 from conftest import REPO, make_root, only_questions
 from test_batch import reference, student, with_code
 
-from autograder.batch.run import BatchOptions, run_batch, sealed
+from autograder.batch.records import BatchOptions
+from autograder.batch.run import run_batch
+from autograder.batch.state import read_state, sealed
 from autograder.grading.config import load_config
 from autograder.grading.sandbox import confinement as C
 from autograder.grading.supervisor import Layout
@@ -223,8 +225,8 @@ def check_batch(case: dict, seen: list, before: dict) -> None:
         assert rows[sub_id]["score"] == rows[sub_id]["max_score"] == "3", rows[sub_id]
         results = json.loads((out / sub_id / "results.json").read_text())
         assert results["score"] == 3, results["output"]
-        state = json.loads((out / sub_id / "grading.json").read_text())
-        assert sealed(out, state) and state["confinement"]["kind"] == "namespaces", state
+        state = read_state(out, sub_id)
+        assert sealed(out, state) and state.confinement["kind"] == "namespaces", state
     assert rows["honest_1"]["name"].startswith("'="), "a formula must reach a spreadsheet as text"
     assert seen == [], f"the network submission reached the listener: {seen}"
     # each hostile submission: only what its own code earns
@@ -342,7 +344,8 @@ def test_a_hostile_export_graded_by_an_ordinary_user_harms_nobody(listener):
         env = {"HOME": str(case["home"]), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
                "PYTHONPATH": str(case["root"]), "TMPDIR": str(base), "OMP_NUM_THREADS": "1",
                "MPLCONFIGDIR": str(base / "mpl")}  # the report's plots: the grader's own cache
-        code = (f"import sys; sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]\n"
+        paths = [str(REPO), str(REPO / "tests"), str(Path(__file__).parent)]
+        code = (f"import sys; sys.path[:0] = {paths!r}\n"
                 "from pathlib import Path\nimport test_hostile_batch as T\n"
                 f"T._run_batch({{k: Path(v) for k, v in {({k: str(v) for k, v in case.items()})!r}"
                 ".items()})\n")

@@ -45,20 +45,30 @@ ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
 
 
 class StudentRaised(Exception):
-    """The student's code raised an exception (``type_name`` is its class name)."""
+    """The student's code raised an exception (``type_name`` is its class name). Its ``problem``
+    (protocol.PROBLEMS): a runtime error, except for a stub's NotImplementedError."""
 
     def __init__(self, label: str, type_name: str, message: str, where: str):
         self.type_name, self.student_message, self.where = type_name, message, where
+        self.problem = "" if type_name == "NotImplementedError" else "runtime error"
         text = f"{label} raised {type_name}: {message}"
         super().__init__(text + (f"\n{where}" if where else ""))
 
 
 class SandboxAbort(BaseException):
-    """The student process hung or died; the current test cannot go on."""
+    """The student process hung or died, or a module cannot be used; the current test cannot go
+    on. ``problem``: what kind of failure it is (protocol.PROBLEMS)."""
+
+    problem = "runtime error"
+
+    def __init__(self, message: str, problem: str | None = None):
+        super().__init__(message)
+        if problem is not None:
+            self.problem = problem
 
 
 class StudentTimeout(SandboxAbort):
-    pass
+    problem = "time-out"
 
 
 class StudentCrashed(SandboxAbort):
@@ -87,6 +97,7 @@ class ZygoteFailed(Exception):
     """The fork server could not start or stopped answering: the grader's fault, not the student's."""
 
     grader_failure = True  # code that catches the student's errors lets this one through
+    problem = "grader error"
 
 
 class Zygote:
@@ -416,7 +427,7 @@ class Sandbox:
         self.uncharged_s = 0.0
         self.seed = 0
         self.imported: set[str] = set()
-        self.broken: dict[str, str] = {}  # module -> why it cannot be imported
+        self.broken: dict[str, tuple[str, str]] = {}  # module -> (why it cannot be used, problem)
         self.stuck: dict[str, str] = {}  # function label -> how it hung or crashed (not called again)
         self.stand_ins: dict[int, tuple[str, str, Callable]] = {}  # token -> (module, name, fn)
         self.tokens = 0  # stand-ins installed so far (each gets a new token)
@@ -479,7 +490,8 @@ class Sandbox:
     # ---- modules and objects --------------------------------------------------------------------
     def ensure_imported(self, name: str) -> None:
         if name in self.broken:
-            raise StudentCrashed(self.broken[name])
+            message, problem = self.broken[name]
+            raise StudentCrashed(message, problem)
         self._ensure()
         if name in self.imported:
             return
@@ -488,14 +500,14 @@ class Sandbox:
         try:
             self._rpc(("import", name), f"importing hw12/{name}.py")
         except StudentRaised as e:
-            self.broken[name] = f"hw12/{name}.py could not be imported: {e.type_name}: " \
-                                f"{e.student_message}\n{e.where}".rstrip()
-            raise StudentCrashed(self.broken[name]) from None
+            self.broken[name] = (f"hw12/{name}.py could not be imported: {e.type_name}: "
+                                 f"{e.student_message}\n{e.where}".rstrip(), "import error")
+            raise StudentCrashed(*self.broken[name]) from None
         except StudentTimeout:
             self.broken[name] = (f"importing hw12/{name}.py did not finish within "
                                  f"{self.opts.import_timeout_s:.0f} s (code at module level that "
-                                 "never ends?)")
-            raise StudentTimeout(self.broken[name]) from None  # a hung import is charged, once
+                                 "never ends?)", "time-out")
+            raise StudentTimeout(*self.broken[name]) from None  # a hung import is charged, once
         finally:
             self.deadline = saved + (time.monotonic() - t0)  # and does not count for the test
         self.uncharged_s += time.monotonic() - t0

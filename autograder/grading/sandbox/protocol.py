@@ -154,6 +154,14 @@ class Job:
         return cls(**{**data, "cases": tuple(CaseSpec(**c) for c in data["cases"])})
 
 
+# Why a test failed, when it is more than a wrong value: decided where it is detected (the
+# sandbox, the runner, the supervisor, the given code's checks of a notebook's output file),
+# carried by the ``end`` event and results.json (a test's ``extra_data["problem"]``, which students
+# do not see), and shown to staff as the batch report's flags.
+PROBLEMS = ("missing files", "import error", "runtime error", "time-out", "module hash mismatch",
+            "log does not replay", "grader error")
+
+
 @dataclass(frozen=True)
 class Event:
     """One line of the events file."""
@@ -163,6 +171,7 @@ class Event:
     status: str = ""  # passed | failed | skipped (end only)
     message: str = ""
     seconds: float = 0.0
+    problem: str = ""  # a failed case's kind of failure (PROBLEMS), "" for a wrong value
 
     def line(self) -> str:
         return json.dumps(asdict(self)) + "\n"

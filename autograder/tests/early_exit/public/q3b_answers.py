@@ -42,18 +42,12 @@ def test_answers_file_present_and_well_formed(submission, early_exit):
 
 @test_case(points=1, hidden=False)
 def test_answers_come_from_the_submitted_module(submission, early_exit):
-    from hw12 import code_hash, replay
+    from hw12 import replay
     assert submission.exists(FILE), f"{FILE} is missing (see the test above)"
     try:
         obj = submission.read_json(FILE)
     except ValueError:
         raise AssertionError(f"{FILE} is not valid JSON (see the test above)") from None
     sha = obj.get("module_sha256") if isinstance(obj, dict) else None
-    assert isinstance(sha, str), f"{FILE} has no module_sha256; write it with the notebook's last cell"
-    assert submission.exists("hw12/early_exit.py"), "hw12/early_exit.py is missing from the submission"
-    digest = code_hash.source_sha256(submission.read_text("hw12/early_exit.py"))
-    assert digest == sha, (
-        f"{FILE} was written by a different hw12/early_exit.py: it records sha256 {sha[:12]}..., "
-        f"the submitted file has {digest[:12]}... . Re-run the notebook with the early_exit.py you "
-        "submit (any edit after the run, even whitespace, changes the hash).")
+    replay.require_same_source(FILE, sha, "hw12/early_exit.py", submission)
     replay.require_match(FILE, obj.get("replay"), early_exit, "hw12/early_exit.py", submission)

@@ -50,15 +50,9 @@ def test_log_present_and_complete(submission, rlhf):
 
 @test_case(points=1, hidden=False)
 def test_code_hash_matches_submitted_module(submission, rlhf):
-    from hw12 import code_hash
+    from hw12 import replay
 
     log = _load(submission, rlhf)
     code = log.get("code")
-    assert isinstance(code, dict) and isinstance(code.get("sha256"), str), (
-        f"{LOG} has no code.sha256 entry; write the log with the notebook's last cell.")
-    assert submission.exists("hw12/rlhf.py"), "hw12/rlhf.py is missing from the submission."
-    digest = code_hash.source_sha256(submission.read_text("hw12/rlhf.py"))
-    assert digest == code["sha256"], (
-        f"the log was written by a different hw12/rlhf.py: the log records sha256 "
-        f"{code['sha256'][:12]}..., the submitted file has {digest[:12]}... . Re-run the notebook "
-        "with the rlhf.py you submit (any edit after the run, even whitespace, changes the hash).")
+    replay.require_same_source(LOG, code.get("sha256") if isinstance(code, dict) else None,
+                               "hw12/rlhf.py", submission)
