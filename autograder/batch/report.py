@@ -101,11 +101,12 @@ def gather(cfg, cases, out: Path, subs: list[Submission], states: dict[str, Grad
             for q, acc in per_q.items():
                 if acc[1] == 0 and not data.get("tests"):
                     acc[1] = table.points.get(q, 0.0)  # not graded: out of the question's points
-            flags = [f.text for f in (*state.flags(), *problem_flags(data), *sub.flags)]
+            flags = [*state.flags(), *problem_flags(data), *sub.flags]
             entry = {"id": sub.id, "part": part, "students": sub.students or [None],
                      "submitted_at": sub.submitted_at, "state": state, "q": per_q,
                      "score": float(data.get("score") or 0.0),
-                     "max": sum(v[1] for v in per_q.values()), "flags": flags,
+                     "max": sum(v[1] for v in per_q.values()), "flags": [f.text for f in flags],
+                     "flag_kinds": [f.kind for f in flags],
                      "failures": dict(failures), "seconds": state.seconds}
             table.subs.append(entry)
             for st in entry["students"]:
@@ -115,7 +116,7 @@ def gather(cfg, cases, out: Path, subs: list[Submission], states: dict[str, Grad
                 for q in table.all_questions:
                     row[q] = _num(per_q[q][0]) if q in per_q else ""
                 row.update(score=_num(entry["score"]), max_score=_num(entry["max"]),
-                           flags="; ".join(flags), grading_s=f"{entry['seconds']:.1f}")
+                           flags="; ".join(entry["flags"]), grading_s=f"{entry['seconds']:.1f}")
                 table.rows.append(row)
     return table
 
@@ -328,6 +329,8 @@ def _part_section(table: Table, part: str) -> str:
 def write_report(out: Path, table: Table, comparison: dict | None, warnings: list[str]) -> Path:
     esc = html.escape
     flagged = [e for e in table.subs if e["flags"]]
+    kinds = Counter(k for e in flagged for k in set(e["flag_kinds"]))
+    by_kind = ", ".join(f"{esc(k)}: {n}" for k, n in kinds.most_common())
     slow = sorted(table.subs, key=lambda e: -e["seconds"])[:SLOWEST]
     secs = [e["seconds"] for e in table.subs]
     compare_html = ""
@@ -359,6 +362,7 @@ Scores: scores.csv (a row per student) and questions.csv (a row per student and 
 {compare_html}
 {"".join(_part_section(table, p) for p in table.parts)}
 <h2>Flagged for review ({len(flagged)})</h2>
+{f"<p>by kind (submission and part): {by_kind}</p>" if by_kind else ""}
 {_table(["submission", "part", "students", "score", "flags"],
         [[e["id"], e["part"], _students(e), _num(e["score"]), "; ".join(e["flags"])] for e in flagged])}
 <h2>Grading time per submission</h2>

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -448,6 +449,8 @@ def test_report_renders_with_its_images_in_a_headless_browser(small, tmp_path):
     for words in ("Part diffusion", "What the class got wrong", "Flagged for review",
                   "Grading time per submission", "submission_107", "Q1C_ANSWER"):
         assert words in html, words
+    assert re.search(r"by kind \(submission and part\): .*import error: 1.*</p>", html), \
+        "the flags counted by kind"
     n_images = html.count("<img ")
     assert n_images >= 4  # a histogram per question, the totals, the grading times
     page = tmp_path / "check.html"
