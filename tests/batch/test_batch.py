@@ -685,8 +685,11 @@ def test_editing_a_staff_tool_regrades_nobody_and_editing_grading_code_regrades_
         return grader_fingerprint(layout, cases, ["rlhf"], "cpu", "cpu", None)
 
     before = fingerprint()
-    for staff in ("report.py", "release.py", "validate.py", "cli.py", "batch.py"):
-        with open(root / "autograder" / staff, "a") as f:
+    for staff in ("batch/report.py", "build/release.py", "checks/validate.py", "cli.py",
+                  "batch/run.py", "batch/records.py", "build/imports.py"):
+        path = root / "autograder" / staff
+        assert path.is_file(), staff
+        with open(path, "a") as f:
             f.write("\n# a staff-only edit\n")
     assert fingerprint() == before
     with open(root / "autograder" / "grading" / "supervisor.py", "a") as f:
