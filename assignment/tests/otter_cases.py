@@ -164,6 +164,12 @@ class SubmissionError(ValueError):
     """A submitted data file is unusable (too large, not JSON, outside the submission)."""
 
 
+class MissingFile(FileNotFoundError):
+    """A data file a check needs is not in the submission; its message is the student's."""
+
+    problem = "missing files"  # the staff report's flag (sandbox/protocol.PROBLEMS)
+
+
 class SubmissionFiles:
     """Read-only access to the data files next to the code (answers, logs)."""
 
@@ -181,10 +187,15 @@ class SubmissionFiles:
     def exists(self, rel: str) -> bool:
         return self._path(rel).is_file()
 
+    def require(self, rel: str, message: str) -> None:
+        """Raise MissingFile(``message``) unless ``rel`` is in the submission."""
+        if not self.exists(rel):
+            raise MissingFile(message)
+
     def read_bytes(self, rel: str) -> bytes:
         p = self._path(rel)
         if not p.is_file():
-            raise FileNotFoundError(f"{rel} is not there yet: run the notebook that writes it, and "
+            raise MissingFile(f"{rel} is not there yet: run the notebook that writes it, and "
                                     "upload it with the code (python -m hw12.export writes the "
                                     "upload)")
         if p.stat().st_size > self.MAX_BYTES:

@@ -20,10 +20,9 @@ def _load(submission, rlhf):
 def _read(submission):
     import json
 
-    if not submission.exists(LOG):
-        raise AssertionError(
-            f"{LOG} was not found next to hw12/. Run hw12_rlhf.ipynb to the end (it writes the "
-            "log in the notebook's folder) and upload the file with your code.")
+    submission.require(
+        LOG, f"{LOG} was not found next to hw12/. Run hw12_rlhf.ipynb to the end (it writes the "
+        "log in the notebook's folder) and upload the file with your code.")
     text = submission.read_text(LOG)
     try:
         log = json.loads(text)

@@ -530,23 +530,26 @@ def _pinning_export(tmp: Path) -> Path:
 def test_notebook_logs_that_do_not_fit_or_are_shared_are_flagged(tmp_path):
     """RLHF, q4_log only. submission_1: the log's module hash does not match the submitted rlhf.py
     (edited after the run); submission_2: the same log with the reference code, so both carry one
-    notebook run; submission_3: another run (its own wall time) whose replay was edited by hand."""
+    notebook run; submission_3: another run (its own wall time) whose replay was edited by hand;
+    submission_4: the code without its log."""
     root = make_root(tmp_path, lambda cfg: only_questions(cfg, "rlhf", {"q4_log"}))
     code = (REPO / "solutions" / "hw12" / "rlhf.py").read_text()
     log = json.loads((REPO / "solutions" / "submission_log.json").read_text())
 
-    def upload(module: str, data: dict):
+    def upload(module: str, data: dict | None):
         def write(dest: Path) -> None:
             (dest / "hw12").mkdir(parents=True)
             (dest / "hw12" / "rlhf.py").write_text(module)
-            (dest / "submission_log.json").write_text(json.dumps(data))
+            if data is not None:
+                (dest / "submission_log.json").write_text(json.dumps(data))
         return write
 
     other_run = json.loads(json.dumps(log))
     other_run["wall_time_s"] += 1.0
     other_run["replay"]["stages"]["reward_model"]["loss"][1] *= 1.001
     subs = {"submission_1": upload(code + "\n# tidied up after running the notebook\n", log),
-            "submission_2": upload(code, log), "submission_3": upload(code, other_run)}
+            "submission_2": upload(code, log), "submission_3": upload(code, other_run),
+            "submission_4": upload(code, None)}
     export = make_export(tmp_path / "export", subs, {k: [student(i)] for i, k in enumerate(subs)})
     out = tmp_path / "out"
     layout = Layout(root)
@@ -562,6 +565,7 @@ def test_notebook_logs_that_do_not_fit_or_are_shared_are_flagged(tmp_path):
     assert "log does not replay" in rows["submission_3"]["flags"]
     assert "same notebook run" not in rows["submission_3"]["flags"]
     assert rows["submission_3"]["q4_log"] == "0"
+    assert rows["submission_4"]["flags"] == "missing files" and rows["submission_4"]["q4_log"] == "0"
 
 
 def _scores_without_times(out: Path) -> list[dict]:

@@ -11,6 +11,7 @@ from autograder.grading.sandbox.client import (
     StudentTimeout,
     ZygoteFailed,
 )
+from autograder.grading.testfiles import MissingFile
 
 
 class _Claims(AssertionError):
@@ -25,6 +26,7 @@ class _Claims(AssertionError):
     (StudentCrashed("hw12/rlhf.py could not be imported", "import error"), "import error"),
     (StudentCrashed("hw12/rlhf.py was not found", "missing files"), "missing files"),
     (ZygoteFailed("no fork server"), "grader error"),
+    (MissingFile("submission_log.json was not found"), "missing files"),
     (AssertionError("expected 0.5, got 0.7"), ""),
     (_Claims("x"), ""),  # only the known kinds
     (BaseExceptionGroup("two", [StudentTimeout("t"), ValueError("v")]), "time-out"),

@@ -9,9 +9,9 @@ points = None
 def _load(submission, early_exit):
     from autograder.grading.testlib.early_exit_oracles import ANSWERS_FILE
     from hw12 import replay
-    assert submission.exists(ANSWERS_FILE), (
+    submission.require(ANSWERS_FILE, (
         f"{ANSWERS_FILE} is missing: run hw12_early_exit.ipynb to the end and submit the file it "
-        "writes next to the notebook")
+        "writes next to the notebook"))
     try:
         obj = submission.read_json(ANSWERS_FILE)
     except ValueError as e:

@@ -13,9 +13,9 @@ def test_answers_file_present_and_well_formed(submission, early_exit):
     import math
 
     from hw12 import replay
-    assert submission.exists(FILE), (
+    submission.require(FILE, (
         f"{FILE} is missing: run hw12_early_exit.ipynb to the end (its last cell writes the file "
-        "next to the notebook) and submit it together with the notebook and hw12/")
+        "next to the notebook) and submit it together with the notebook and hw12/"))
     try:
         obj = submission.read_json(FILE)
     except ValueError as e:
@@ -43,7 +43,7 @@ def test_answers_file_present_and_well_formed(submission, early_exit):
 @test_case(points=1, hidden=False)
 def test_answers_come_from_the_submitted_module(submission, early_exit):
     from hw12 import replay
-    assert submission.exists(FILE), f"{FILE} is missing (see the test above)"
+    submission.require(FILE, f"{FILE} is missing (see the test above)")
     try:
         obj = submission.read_json(FILE)
     except ValueError:

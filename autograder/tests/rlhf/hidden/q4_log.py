@@ -20,9 +20,8 @@ def _load(submission, rlhf):
 def _read(submission):
     import json
 
-    if not submission.exists(LOG):
-        raise AssertionError(f"{LOG} was not found in the submission; run hw12_rlhf.ipynb to the "
-                             "end and upload the log it writes.")
+    submission.require(LOG, f"{LOG} was not found in the submission; run hw12_rlhf.ipynb to the "
+                       "end and upload the log it writes.")
     try:
         log = json.loads(submission.read_text(LOG))
     except json.JSONDecodeError as e:
