@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.build.record import stale_recordings
 from autograder.build.release import BEGIN, ONE_LINE
 from autograder.build.written import KEY
 from autograder.checks.mutants import Variant, default_bank, load_bank
@@ -346,11 +347,25 @@ def missing_pieces(root: Path, pieces: dict | None = None) -> list[str]:
             if SCAFFOLD_MARK in p["title"]:
                 out.append(f"{part_id}/{q}: its title in grading_config.yaml still holds "
                            f"the scaffold's {SCAFFOLD_MARK}")
+        for q, p in questions.items():
+            for located in p["solution"]:
+                exported = module_exports(root / located.path)
+                if "." not in located.name and exported is not None and located.name not in exported:
+                    out.append(f"{part_id}/{q}: {located.name} is not in __all__ of {located.path}")
         shared = [root / "solutions" / "hw12" / f"{m}.py" for m in cfg.parts[part_id].modules]
         shared += [root / TESTLIB / f"{part_id}_oracles.py"]
+        shared += [notebook] if notebook is not None else []
         out += [f"{part_id}: {f.relative_to(root)} still holds the scaffold's {SCAFFOLD_MARK}"
                 for f in shared if f.exists() and SCAFFOLD_MARK in f.read_text(encoding="utf-8")]
-    return out
+    return out + stale_recordings(root)
+
+
+def module_exports(path: Path) -> set[str] | None:
+    """The names in a module's ``__all__`` (None when it defines none), read with ``ast``."""
+    for node in ast.parse(Path(path).read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets):
+            return {e.value for e in getattr(node.value, "elts", []) if isinstance(e, ast.Constant)}
+    return None
 
 
 def write_index(root: Path) -> Path:

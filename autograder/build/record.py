@@ -142,6 +142,45 @@ RECORDERS = {"early_exit": record_early_exit, "rlhf": record_rlhf, "diffusion": 
 LOGS = {"early_exit": ("early_exit_answers.json", "early_exit"), "rlhf": ("submission_log.json", "rlhf")}
 
 
+def recorded_hash(part: str, data) -> str | None:
+    """The module hash that ``part``'s recorded file holds (where its notebook's last cell puts it:
+    ``module_sha256`` in the early-exit answers, ``code.sha256`` in the RLHF log)."""
+    if not isinstance(data, dict):
+        return None
+    found = data.get("module_sha256") if part == "early_exit" else (data.get("code") or {}).get("sha256")
+    return found if isinstance(found, str) else None
+
+
+def source_sha256(root: Path, module: str) -> str:
+    """The hash of ``solutions/hw12/<module>.py`` by the given code's own function
+    (``hw12/code_hash.py``, loaded from its file: one definition of the hash)."""
+    import importlib.util
+
+    path = Path(root) / "solutions" / "hw12" / "code_hash.py"
+    spec = importlib.util.spec_from_file_location("_hw12_code_hash", path)
+    code_hash = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(code_hash)
+    return code_hash.file_sha256(Path(root) / "solutions" / "hw12" / f"{module}.py")
+
+
+def stale_recordings(root: Path) -> list[str]:
+    """A sentence for each recorded file whose module hash is not the reference module's: the
+    reference submission would lose its log question until the run is recorded again."""
+    out = []
+    for part, (file, module) in sorted(LOGS.items()):
+        path = Path(root) / "solutions" / file
+        try:
+            recorded = recorded_hash(part, json.loads(path.read_text()))
+        except (OSError, ValueError):
+            recorded = None
+        if recorded != source_sha256(root, module):
+            out.append(f"{part}: solutions/{file} was recorded with another solutions/hw12/"
+                       f"{module}.py, so the reference would lose its log points: run `python -m "
+                       f"autograder record --part {part}` (or add --replay-only when the training "
+                       "runs none of what changed, e.g. a new function; docs/AUTHORING.md §5)")
+    return out
+
+
 def record_replay(root: Path, part: str) -> list[Path]:
     """Rewrite the module hash and the replay of ``part``'s recorded file, as its notebook's last
     cell would with the current ``solutions/hw12`` (run in a fresh interpreter)."""

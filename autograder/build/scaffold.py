@@ -121,11 +121,15 @@ def insert_config(text: str, part: str, entry: str) -> str:
     return "".join(lines[:end] + [entry] + lines[end:])
 
 
-def add_check_cell(notebook: Path, question: str) -> None:
-    """A code cell ``grader.check("<question>")`` before the notebook's ``grader.check_all()``."""
+def add_check_cell(notebook: Path, question: str, function: str) -> None:
+    """A code cell ``grader.check("<question>")`` before the notebook's ``grader.check_all()``,
+    with a TODO to move it after the cell that uses ``function`` (and a cell id, as nbformat 4.5
+    wants)."""
     nb = json.loads(notebook.read_text())
-    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-            "source": [f'grader.check("{question}")']}
+    cell = {"cell_type": "code", "execution_count": None, "id": f"check-{question}"[:64],
+            "metadata": {}, "outputs": [],
+            "source": [f"# {MARK}: move this cell after the cell that uses {function}, then delete "
+                       "this line\n", f'grader.check("{question}")']}
     at = next((i for i, c in enumerate(nb["cells"]) if "check_all" in "".join(c["source"])),
               len(nb["cells"]))
     nb["cells"].insert(at, cell)
@@ -167,5 +171,5 @@ def new_question(root: Path, part: str, question: str, function: str, points: in
     config.write_text(insert_config(config.read_text(), part, config_entry(question, function,
                                                                             points)))
     notebook = root / "solutions" / raw["parts"][part]["notebook"]
-    add_check_cell(notebook, question)
+    add_check_cell(notebook, question, function)
     return [*new_files, solution, oracles, config, notebook]

@@ -163,16 +163,21 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
         selected = [c for c in cases[part] if only is None or c.question in only]
         return grade_part(layout, cfg, part, selected, upload, opts, pool=pool)
 
+    def scope(part) -> str:
+        """What a reference or stubs line covers: the part, or the questions asked of it."""
+        asked = sorted(q for q in questions or () if any(c.question == q for c in cases[part]))
+        return f"{part} ({', '.join(asked)} only)" if asked else part
+
     def check_reference(part):
         with tempfile.TemporaryDirectory() as tmp:
             s = question_scores(grade(make_upload(repo, None, Path(tmp) / "ref"), part))
         bad = [q for q, (a, b) in s.items() if not math.isclose(a, b)]
-        return f"reference {part}", (f"not full marks on {bad}: {s}" if bad else None), []
+        return f"reference {scope(part)}", (f"not full marks on {bad}: {s}" if bad else None), []
 
     def check_stubs(part):
         s = question_scores(grade(layout.release, part))
         bad = [q for q, (a, _) in s.items() if a > 0]
-        return f"stubs {part}", (f"points on {bad}: {s}" if bad else None), []
+        return f"stubs {scope(part)}", (f"points on {bad}: {s}" if bad else None), []
 
     def check_variant(v: Variant):
         calls = {c.question for c in cases[v.part] if v.module in c.params}

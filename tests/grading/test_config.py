@@ -152,21 +152,37 @@ def test_new_question_scaffolds_every_piece_and_build_names_each_todo(tmp_path):
     after["parts"]["rlhf"]["questions"].pop("q4_entropy")
     assert after == before, "the scaffold changed something else in the config"
     nb = json.loads((root / "solutions" / "hw12_rlhf.ipynb").read_text())
-    assert any('grader.check("q4_entropy")' in "".join(c["source"]) for c in nb["cells"])
+    cell = next(c for c in nb["cells"] if 'grader.check("q4_entropy")' in "".join(c["source"]))
+    assert cell["id"] == "check-q4_entropy" and "entropy_bonus" in "".join(cell["source"])
     assert write_parts(root, cfg)  # what build does before it copies solutions/ to the release
     assert '"q4_entropy"],' in (root / RELATIVE).read_text()  # rlhf's last question
     with pytest.raises(ScaffoldError, match="already has"):
         new_question(root, "rlhf", "q4_entropy", "entropy_bonus")
 
+    # the scaffold's function changed rlhf.py, so the recorded reference log is stale
+    stale = ["rlhf: solutions/submission_log.json was recorded with another solutions/hw12/rlhf.py"]
     missing = missing_pieces(root)
-    assert missing and all(SCAFFOLD_MARK in m for m in missing), missing
+    assert [m[:len(stale[0])] for m in missing if SCAFFOLD_MARK not in m] == [
+        "rlhf/q4_entropy: entropy_bonus is not in __all__ of solutions/hw12/rlhf.py"[:len(stale[0])],
+        stale[0]], missing
+    assert "record --part rlhf" in missing[-1]
     text = "\n".join(missing)
     for where in ("public/q4_entropy.py", "hidden/q4_entropy.py", "entropy_bonus_wrong.py",
-                  "title in grading_config.yaml", "solutions/hw12/rlhf.py", "rlhf_oracles.py"):
+                  "title in grading_config.yaml", "solutions/hw12/rlhf.py", "rlhf_oracles.py",
+                  "hw12_rlhf.ipynb"):
         assert where in text, (where, text)
-    for path in [*written[:3], *written[3:6]]:  # the TA fills every placeholder
+    for path in written:  # the TA fills every placeholder
         path.write_text(path.read_text().replace(SCAFFOLD_MARK, "filled in"))
-    assert missing_pieces(root) == []
+    module = root / "solutions" / "hw12" / "rlhf.py"
+    assert [m[:len(stale[0])] for m in missing_pieces(root)] == [
+        "rlhf/q4_entropy: entropy_bonus is not in __all__ of solutions/hw12/rlhf.py"[:len(stale[0])],
+        stale[0]]
+    exported = module.read_text().replace('"sequence_log_probs", ', '"entropy_bonus", ', 1)
+    assert exported != module.read_text(), "the test's edit of __all__ did not apply"
+    module.write_text(exported)  # the TA adds entropy_bonus to __all__, and drops another name
+    assert [m[:len(stale[0])] for m in missing_pieces(root)] == [
+        "rlhf/q4_logprobs: sequence_log_probs is not in __all__ of solutions/hw12/rlhf.py"[:len(stale[0])],
+        stale[0]]
 
 
 
