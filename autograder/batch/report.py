@@ -22,6 +22,7 @@ from pathlib import Path
 from autograder.batch.records import Flag, GradingState, Submission
 from autograder.grading.results import result_name
 from autograder.grading.sandbox.protocol import PROBLEMS
+from autograder.grading.supervisor import in_tier
 
 IDENTITY = ["submission", "part", "name", "sid", "email", "submitted_at"]
 EPS = 1e-9
@@ -44,9 +45,8 @@ class Table:
 
 
 def _selected_questions(cfg, cases, part: str, questions, tier: str) -> list[str]:
-    tiers = {"cpu": {"cpu"}, "gpu": {"gpu"}, "all": {"cpu", "gpu"}}[tier]
-    have = {c.question for c in cases[part]
-            if c.tier in tiers and (questions is None or c.question in questions)}
+    have = {c.question for c in in_tier(cases[part], tier)
+            if questions is None or c.question in questions}
     return [q for q in cfg.parts[part].questions if q in have]
 
 

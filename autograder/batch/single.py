@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autograder.grading.results import CaseResult, staff_view, write_results
-from autograder.grading.supervisor import GradeOptions, Layout, RunnerPool, grade_part
+from autograder.grading.supervisor import GradeOptions, Layout, RunnerPool, grade_part, in_tier
 
 
 def _echo(result: CaseResult) -> None:
@@ -21,7 +21,8 @@ def grade_upload(layout: Layout, cfg, cases, upload: Path, parts: list[str], opt
         for part in parts:
             selected = [c for c in cases[part] if questions is None or c.question in questions]
             if verbose:
-                print(f"grading part {part} ({len(selected)} test cases)", flush=True)
+                print(f"grading part {part} ({len(in_tier(selected, opts.tier))} test cases, "
+                      f"tier {opts.tier})", flush=True)
             out[part] = grade_part(layout, cfg, part, selected, upload, opts,
                                    echo=_echo if verbose else None, pool=pool)
     return out

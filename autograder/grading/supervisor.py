@@ -430,14 +430,21 @@ def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Pa
     return done, confinement
 
 
+TIERS = {"cpu": {"cpu"}, "gpu": {"gpu"}, "all": {"cpu", "gpu"}}  # what each --tier grades
+
+
+def in_tier(cases: list[Case], tier: str) -> list[Case]:
+    """The cases that a grading of ``tier`` (cpu | gpu | all) runs, in their order."""
+    return [c for c in cases if c.tier in TIERS[tier]]
+
+
 def grade_part(layout: Layout, cfg: GradingConfig, part_name: str, cases: list[Case],
                upload: Path, opts: GradeOptions, echo=None, pool: RunnerPool | None = None) -> dict:
     """Grade one unpacked submission for one part; return the results.json dictionary. Runners come
     from ``pool`` when given (kept there for the next grading), else one is started for this one."""
     t0 = time.monotonic()
     part = cfg.parts[part_name]
-    tiers = {"cpu": {"cpu"}, "gpu": {"gpu"}, "all": {"cpu", "gpu"}}[opts.tier]
-    selected = [c for c in cases if c.tier in tiers]
+    selected = in_tier(cases, opts.tier)
     with scratch_dir(f"hw12-{part_name}-") as scratch:  # whatever is left in it: no recursion
         paths = ScratchPaths(scratch)
         paths.create(opts.policy.user)
