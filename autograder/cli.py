@@ -251,7 +251,8 @@ def main(argv=None) -> int:
     n.add_argument("--function", required=True, help="the function students write, e.g. entropy_bonus")
     n.add_argument("--points", type=int, default=2, help="1 public point, the rest hidden")
     n.add_argument("--module", default=None, help="the API module (default: the part's only one)")
-    s = sub.add_parser("gradescope", help="entry point inside the Gradescope image")
+    s = sub.add_parser("gradescope", help="the zip's entry point run from a checkout (the zip "
+                       "itself runs python -m autograder.grading.gradescope)")
     s.add_argument("--part", required=True)
     s.add_argument("--sandbox-user", default=None)
     s.add_argument("--submission", default="/autograder/submission")

@@ -20,7 +20,8 @@ Output folder of a batch::
     OUT/scores.csv                       one row per student: identity, a column per question, total, flags
     OUT/questions.csv                    one row per student and question, with the failure messages
     OUT/report.html                      the staff report (report.py)
-    OUT/compare.csv                      with --compare: per question, who gains or loses
+    OUT/compare.csv, compare_students.csv  with --compare: per question, who gains or loses; each change
+    OUT/.grader-key                      the folder's secret (0600) that seals each grading.json
 
 A submission whose content hash (its files, the part's test files, grading_config.yaml, the
 release it is overlaid on, the grader's code and the grading options) matches its grading.json is

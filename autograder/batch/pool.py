@@ -5,7 +5,6 @@ gets fresh sandboxed workers and its own scratch folder. A slot can be pinned to
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import queue
 import select
@@ -18,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from autograder.batch.one import affinity, grade_one
-from autograder.batch.records import GradingState, Item, RunSpec
+from autograder.batch.records import Done, GradingState, Item, RunSpec
 from autograder.batch.state import read_state, write_unfinished
 from autograder.grading.supervisor import Layout, RunnerPool, hang_up
 
@@ -87,7 +86,7 @@ class SlotProcess:
                 line = self.proc.stdout.readline()
                 if not line:
                     break
-                if json.loads(line).get("done") == item.id:
+                if Done.from_json(line).id == item.id:
                     outcome = "done"
         except (BrokenPipeError, ValueError, OSError):
             outcome = "died"
@@ -102,14 +101,14 @@ class SlotProcess:
 
 
 def serve(spec: RunSpec) -> None:
-    """The body of a ``SlotProcess``: Item lines in on stdin, ``{"done": id}`` lines out."""
+    """The body of a ``SlotProcess``: Item lines in on stdin, Done lines out."""
     layout, replies = Layout(spec.root), sys.stdout
     sys.stdout = sys.stderr  # anything printed while grading goes to the slot's log
     with RunnerPool() as pool:
         for line in sys.stdin:
             item = Item.from_json(line)
             grade_one(layout, spec, item, pool)
-            replies.write(json.dumps({"done": item.id}) + "\n")
+            replies.write(Done(item.id).to_json() + "\n")
             replies.flush()
 
 

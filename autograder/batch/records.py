@@ -4,6 +4,7 @@
     BatchOptions  the command's options (``grade EXPORT ...``), in the staff process only
     RunSpec       what every grading of one run shares (JSON on a slot's command line, in a chunk file)
     Item          one submission to grade (a JSON line to a slot)
+    Done          a slot's reply that it finished an item (a JSON line back)
     ChunkSpec     a cluster job: the run, its items, its slots and the time-out of each grading
     GradingState  grading.json: status, content hash, where it ran, confinement, notebook runs, seal
     Flag          one flag of the staff report: a kind (FLAG_KINDS) and the words staff read
@@ -110,6 +111,13 @@ class Item(_Record):
     path: str | None  # None: listed in the metadata but not in the export
     hash: str  # the content hash a finished grading records (what makes a rerun reuse it)
     gpu: str | None = None  # the slot's GPU, filled in when a slot takes it
+
+
+@dataclass(frozen=True)
+class Done(_Record):
+    """A slot's reply: it has finished grading ``id`` (its grading.json says how)."""
+
+    id: str
 
 
 @dataclass(frozen=True)

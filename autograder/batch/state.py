@@ -12,8 +12,9 @@ from pathlib import Path
 
 from autograder.batch.hashing import hash_file
 from autograder.batch.records import GradingState, Item, RecordError, RunSpec
-from autograder.grading.results import STATE_FILE, failure_results, result_name, write_results
+from autograder.grading.results import failure_results, result_name, write_results
 
+STATE_FILE = "grading.json"  # in OUT/<submission id>/, beside its results*.json
 KEY_FILE = ".grader-key"  # in the output folder: the grader's own, never in a student's view
 
 

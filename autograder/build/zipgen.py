@@ -9,9 +9,12 @@ Layout of ``dist/gradescope/<part>.zip`` (unpacked by Gradescope into /autograde
     run_autograder      ours: runs ``python -m autograder.grading.gradescope --part <part>``
     environment.yml     otter's, with the part's pinned grading requirements
     otter_config.json   otter's
+    run_otter.py        otter's
     files/              grading_config.yaml (this part only), autograder/ (exactly the grading
-                        code this part runs, and its tests: ``imports.grading_files``),
-                        assignment/hw12/ (the release's stubs and given support code)
+                        code this part runs, and its tests, GPU-tier files included, which the
+                        config names and the CPU run skips: ``imports.grading_files``),
+                        assignment/hw12/ (the whole release package: every part's stubs and the
+                        given support code the student's modules are overlaid on)
 
 Entries are written sorted with a fixed timestamp, so building twice gives identical bytes.
 """

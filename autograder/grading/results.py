@@ -12,8 +12,6 @@ from autograder.grading.config import Case, GradingConfig
 SCHEMA = Path(__file__).with_name("schemas") / "gradescope_results.schema.json"
 MAX_OUTPUT = 8000
 SUMMARY_TAG = "summary"  # the unscored entry that carries the full per-question table
-# Files of one submission's folder in a batch's output (written by batch.py, read by report.py)
-STATE_FILE = "grading.json"
 
 
 def result_name(part: str, parts: list[str]) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from autograder.batch.records import (
     ChunkSpec,
+    Done,
     Flag,
     GradingState,
     Item,
@@ -24,7 +25,7 @@ STATE = GradingState(submission="s1", parts=["rlhf"], status="graded", reason=""
 
 
 @pytest.mark.parametrize("record", [
-    SPEC, Item(id="s1", path=None, hash="ab", gpu="1"), STATE,
+    SPEC, Item(id="s1", path=None, hash="ab", gpu="1"), STATE, Done(id="s1"),
     ChunkSpec(spec=SPEC, items=[Item(id="s1", path="/x", hash="h")], jobs_per_task=2,
               jobs_per_gpu=1, timeout_s=90.0),
 ], ids=lambda r: type(r).__name__)

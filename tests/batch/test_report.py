@@ -6,7 +6,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from autograder.batch.report import problem_flags as flags_of
+from autograder.batch.report import spreadsheet_text
 from autograder.grading.sandbox.protocol import PROBLEMS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,3 +49,13 @@ def test_the_given_code_names_only_problems_the_report_knows():
     named = _problems_raised_by_given_code()
     assert {"module hash mismatch", "log does not replay", "grader error"} <= named
     assert named <= set(PROBLEMS), named - set(PROBLEMS)
+
+
+@pytest.mark.parametrize("cell, shown", [
+    ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("-0.5", "-0.5"), ("+1", "+1"), ("Ada Lovelace", "Ada Lovelace"), (3.5, 3.5),
+])
+def test_spreadsheet_cells_that_would_be_formulas_are_text(cell, shown):
+    assert spreadsheet_text(cell) == shown

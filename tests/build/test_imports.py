@@ -2,7 +2,8 @@
 (module-level imports and imports inside functions alike; autograder/build/imports.py): it has no cycle,
 no given module of ``hw12`` imports a student module (the modules that ``grading_config.yaml``
 grades), so given code gets the student's functions only as arguments, and grading code never
-imports a staff tool (what the Gradescope zip carries is computed from this graph).
+imports a staff tool (what the Gradescope zip carries is computed from this graph), and imports
+run one way between the layers of autograder/ (``LAYERS``).
 """
 from __future__ import annotations
 

@@ -12,12 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch.report import spreadsheet_text
-from autograder.grading.config import Case
 from autograder.grading.sandbox import confinement as C
 from autograder.grading.sandbox.cleanup import clear_dir, remove_tree
 from autograder.grading.sandbox.client import Sandbox, SandboxOptions, Zygote
-from autograder.grading.supervisor import public_first
 
 ROOT = os.geteuid() == 0
 needs_namespaces = pytest.mark.skipif(
@@ -78,17 +75,6 @@ def test_a_temporary_folder_of_any_depth_is_removed_by_the_grader(tmp_path):
     with scratch_dir("hw12-test-") as tmp:
         os.close(deep_folder(tmp, 3000))
     assert not tmp.exists()
-
-
-# ---- CSV cells a spreadsheet could run -------------------------------------------------------------
-@pytest.mark.parametrize("cell, shown", [
-    ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
-    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
-    ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("-0.5", "-0.5"), ("+1", "+1"), ("Ada Lovelace", "Ada Lovelace"), (3.5, 3.5),
-])
-def test_spreadsheet_cells_that_would_be_formulas_are_text(cell, shown):
-    assert spreadsheet_text(cell) == shown
 
 
 # ---- the decision ------------------------------------------------------------------------------------
@@ -157,15 +143,6 @@ def test_gpu_nodes_are_only_the_pinned_gpus_and_the_control_nodes(tmp_path):
     assert nodes("GPU-cccc") == [f"{dev}/nvidia0"] + shared
     assert nodes(None) == [f"{dev}/nvidia{m}" for m in (0, 1, 3)] + shared
     assert C.gpu_device_nodes("0", str(tmp_path / "none"), str(driver)) == []
-
-
-def test_public_cases_run_before_any_hidden_one():
-    def case(i, visibility):
-        return Case(id=f"c{i}", part="p", question=f"q{i % 3}", file=Path("f.py"), function="test_x",
-                    points=1.0, visibility=visibility, tier="cpu", time_limit_s=1.0, seed=i)
-    cases = [case(i, v) for i, v in enumerate(["hidden", "public", "hidden", "public", "hidden"])]
-    order = [c.id for c in public_first(cases)]
-    assert order == ["c1", "c3", "c0", "c2", "c4"]  # each group keeps its own order
 
 
 # ---- identities (root) --------------------------------------------------------------------------------

@@ -109,3 +109,40 @@ def test_a_substituted_callee_is_answered_by_the_runner_with_values_only(tmp_pat
         assert calls.predicted(x).tolist() == [1.0, 2.0]  # the instance travels as its mode only
     assert calls.predicted(x).tolist() == [0.0, 0.0]
     box.close()
+
+
+def test_a_tests_time_limit_is_charged_only_while_the_students_code_runs(tmp_path):
+    """The runner's own work between calls (an oracle, a statistic) and its answers to stand-in
+    calls use none of a test's limit; the student's code's own time does, across calls. So a slow
+    or busy grader never times out a student's code, and a slow student's code still does."""
+    from autograder.grading.sandbox.client import StudentTimeout
+
+    pkg = tmp_path / "pkg" / "hw12"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "work.py").write_text(
+        "import time\n"
+        "def callee(x):\n    return x\n"
+        "def quick(x):\n    return callee(x)\n"
+        "def slow(s):\n    time.sleep(s)\n    return s\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    box = Sandbox(SandboxOptions(package_root=tmp_path / "pkg", log_path=tmp_path / "worker.log",
+                                 home=home))
+    box.begin_test(0, 60)
+    work = box.module("work")
+    work.quick(1)  # start-up and import, in an earlier test
+
+    def slow_answer(x):
+        time.sleep(1.5)  # the runner computing a stand-in's value
+        return x
+
+    box.begin_test(0, 1.0)
+    time.sleep(1.5)  # the runner's own work between the student's calls
+    with box.substituted(work, "callee", slow_answer):
+        assert work.quick(2) == 2
+    assert work.quick(3) == 3 and box.left_s > 0.5
+    work.slow(0.3)
+    with pytest.raises(StudentTimeout):  # 0.3 s + 0.9 s of the student's own time: over 1 s
+        work.slow(0.9)
+    box.close()

@@ -6,7 +6,7 @@ beside other files, the other part's files, nothing), and for a mutant and the s
 scores of ``grade`` (``uploads.open_upload`` then the grading, as ``python -m autograder grade``
 runs them) equal those of the Gradescope simulation of the same folder. Two questions keep it
 short: one function (q4_rm_loss) and the log (q4_log). ``make test`` grades five shapes,
-``make test-extended`` all nine.
+``make test-extended`` all nine. Then the archive limits of ``uploads.safe_extract`` on their own.
 """
 from __future__ import annotations
 
@@ -117,3 +117,44 @@ def test_grade_and_the_gradescope_zip_grade_every_upload_shape_alike(shape, grad
     if shape == "the other part's files":
         for text in (mine["output"], sim.results["output"]):
             assert "looks like the early_exit part" in text, text[:800]
+
+
+# ---- the archive limits (uploads.safe_extract) ----------------------------------------------------
+def test_a_zip_of_too_many_files_is_refused_before_anything_is_unpacked(tmp_path):
+    from autograder.grading.uploads import MAX_UPLOAD_FILES, UploadError, safe_extract
+
+    archive = _zip(tmp_path / "many.zip", {f"f{i}.txt": b"" for i in range(MAX_UPLOAD_FILES + 1)})
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(UploadError, match=f"at most {MAX_UPLOAD_FILES}"):
+        safe_extract(archive, dest)
+    assert not any(dest.iterdir())
+    _zip(archive, {f"f{i}.txt": b"" for i in range(MAX_UPLOAD_FILES)})
+    safe_extract(archive, dest)  # the limit itself is allowed
+    assert len(list(dest.iterdir())) == MAX_UPLOAD_FILES
+
+
+def test_a_zip_that_unpacks_past_the_size_limit_is_refused(tmp_path, monkeypatch):
+    from autograder.grading import uploads
+
+    monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 1000)
+    archive = _zip(tmp_path / "big.zip", {"a.txt": b"x" * 600, "b.txt": b"y" * 600})
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(uploads.UploadError, match="unpacks to more than"):
+        uploads.safe_extract(archive, dest)
+    assert not any(dest.iterdir())
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "/abs/escape.txt", "hw12/../../escape.txt"])
+def test_a_zip_entry_outside_the_upload_is_refused(tmp_path, name):
+    from autograder.grading.uploads import UploadError, safe_extract
+
+    archive = tmp_path / "slip.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(name, b"planted")
+    dest = tmp_path / "deep" / "out"
+    dest.mkdir(parents=True)
+    with pytest.raises(UploadError, match="points outside the upload"):
+        safe_extract(archive, dest)
+    assert not list(tmp_path.rglob("escape.txt")) and not Path("/abs/escape.txt").exists()

@@ -318,6 +318,7 @@ class StudentProcess:
         os.set_blocking(self.from_child, False)
         os.set_blocking(self.to_child, False)
         self.next_id = 1
+        self.answer_s = 0.0  # the runner's time answering stand-in calls (request)
         self._read(deadline, "starting Python for your code", expect_id=0)
 
     def alive(self) -> bool:
@@ -406,24 +407,36 @@ class StudentProcess:
 
     def request(self, message: tuple, deadline: float, label: str, answer=None):
         """Send ``message`` and return its reply; meanwhile each stand-in call the worker sends,
-        ``(P.CALLBACK, token, args, kwargs)``, is answered with ``answer(token, args, kwargs)``."""
+        ``(P.CALLBACK, token, args, kwargs)``, is answered with ``answer(token, args, kwargs)``.
+        The time the runner spends answering moves ``deadline`` on, and adds to ``answer_s``: it
+        is the grader's time, not the student's."""
         request_id, self.next_id = self.next_id, self.next_id + 1
         self._send(request_id, message, deadline, label)
         while True:
             body = self._read(deadline, label, expect_id=request_id)
             if body[0] != P.CALLBACK or answer is None or len(body) != 4:
                 return body
-            self._send(request_id, answer(*body[1:]), deadline, label)
+            t0 = time.monotonic()
+            reply = answer(*body[1:])
+            spent = time.monotonic() - t0
+            self.answer_s += spent
+            deadline += spent
+            self._send(request_id, reply, deadline, label)
 
 
 class Sandbox:
-    """Lazily started worker with per-test deadline, seeding and import bookkeeping."""
+    """Lazily started worker with per-test time limits, seeding and import bookkeeping.
+
+    A test's time limit is charged only while the student's code runs: the time of each call into
+    the worker, less the runner's answers to stand-in calls. The runner's own work between calls
+    (oracles, statistics) and the worker's start-up and imports (limited on their own) are not the
+    student's time, so a slower or busier machine's grader work never uses up a student's limit."""
 
     def __init__(self, opts: SandboxOptions):
         self.opts = opts
         self.proc: StudentProcess | None = None
         self.generation = 0
-        self.deadline = float("inf")
+        self.left_s = float("inf")  # the student's code's time left in this test
         self.uncharged_s = 0.0
         self.seed = 0
         self.imported: set[str] = set()
@@ -435,7 +448,7 @@ class Sandbox:
     # ---- lifecycle ------------------------------------------------------------------------------
     def begin_test(self, seed: int, time_limit_s: float) -> None:
         self.seed = seed
-        self.deadline = time.monotonic() + time_limit_s
+        self.left_s = time_limit_s
         self.uncharged_s = 0.0  # start-up and imports during this test: not the test's time
         if self.proc is not None and self.proc.alive():
             self._rpc(("seed", seed), "seeding")
@@ -467,15 +480,18 @@ class Sandbox:
             self.proc = StudentProcess(self.opts, t0 + self.opts.start_timeout_s)
             self.generation += 1
             self.imported = set()
-            self.deadline += time.monotonic() - t0  # start-up is not the test's time
-            self.uncharged_s += time.monotonic() - t0
+            self.uncharged_s += time.monotonic() - t0  # start-up is not the test's time
             self._rpc(("seed", self.seed), "seeding")
         return self.proc
 
-    def _rpc(self, message: tuple, label: str):
+    def _rpc(self, message: tuple, label: str, limit_s: float | None = None):
+        """Send ``message`` to the worker; its reply. The call may take what is left of the test's
+        time (which it uses up) or, given ``limit_s``, that long (charged to no test)."""
         proc = self._ensure()
+        t0, answered = time.monotonic(), proc.answer_s
+        budget = self.left_s if limit_s is None else limit_s
         try:
-            status, *rest = proc.request(message, self.deadline, label, self.answer_stand_in)
+            status, *rest = proc.request(message, t0 + budget, label, self.answer_stand_in)
         except SandboxAbort:
             self.close()
             raise
@@ -483,6 +499,9 @@ class Sandbox:
             self.close()
             raise StudentCrashed(f"{label}: the exchange with your code's process failed "
                                  f"({type(e).__name__}); it was stopped and restarted") from None
+        finally:
+            if limit_s is None:
+                self.left_s -= time.monotonic() - t0 - (proc.answer_s - answered)
         if status == "err":
             raise StudentRaised(label, *rest)
         return rest[0]
@@ -495,10 +514,9 @@ class Sandbox:
         self._ensure()
         if name in self.imported:
             return
-        saved, t0 = self.deadline, time.monotonic()
-        self.deadline = t0 + self.opts.import_timeout_s  # importing has its own limit
-        try:
-            self._rpc(("import", name), f"importing hw12/{name}.py")
+        t0 = time.monotonic()
+        try:  # importing has its own limit, and does not count for the test
+            self._rpc(("import", name), f"importing hw12/{name}.py", self.opts.import_timeout_s)
         except StudentRaised as e:
             self.broken[name] = (f"hw12/{name}.py could not be imported: {e.type_name}: "
                                  f"{e.student_message}\n{e.where}".rstrip(), "import error")
@@ -508,8 +526,6 @@ class Sandbox:
                                  f"{self.opts.import_timeout_s:.0f} s (code at module level that "
                                  "never ends?)", "time-out")
             raise StudentTimeout(*self.broken[name]) from None  # a hung import is charged, once
-        finally:
-            self.deadline = saved + (time.monotonic() - t0)  # and does not count for the test
         self.uncharged_s += time.monotonic() - t0
         self.imported.add(name)
         for token, (module, attr, _) in self.stand_ins.items():  # a restarted worker gets them too
