@@ -452,6 +452,17 @@ class LogProblem(AssertionError):
         self.problem = problem
 
 
+def submitted_sha256(module_path: str, submission) -> str:
+    """The code hash of the submitted ``module_path``, read as UTF-8 exactly as the notebook's
+    ``file_sha256`` reads it (two files that differ in any byte never share a hash)."""
+    try:
+        text = submission.read_bytes(module_path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise LogProblem(f"{module_path} is not UTF-8 text; save it as UTF-8 and re-run the "
+                         "notebook", "module hash mismatch") from None
+    return source_sha256(text)
+
+
 def require_same_source(file: str, recorded_sha: Any, module_path: str, submission) -> None:
     """Raise LogProblem unless ``recorded_sha`` (what ``file`` records) is the hash of the
     submitted ``module_path``."""
@@ -460,7 +471,7 @@ def require_same_source(file: str, recorded_sha: Any, module_path: str, submissi
                          "last cell", "module hash mismatch")
     if not submission.exists(module_path):
         raise LogProblem(f"{module_path} is missing from the submission", "missing files")
-    digest = source_sha256(submission.read_text(module_path))
+    digest = submitted_sha256(module_path, submission)
     if digest != recorded_sha:
         raise LogProblem(
             f"{file} was written by a different {module_path}: it records sha256 "
@@ -478,14 +489,15 @@ def require_match(file: str, recorded: Any, module, module_path: str, submission
     if seed is None:
         raise LogProblem(f"{file} has no usable replay of your training (entry 'replay'). "
                          + advice, "log does not replay")
-    key = (module_path, source_sha256(submission.read_text(module_path)), seed)
+    key = (module_path, submitted_sha256(module_path, submission), seed)
     if key not in _REPLAYED:
         try:
             _REPLAYED[key] = REPLAYS[module_path](module, seed)
         except Exception as e:  # noqa: BLE001 - the notebook's run would have stopped here
             if getattr(e, "grader_failure", False):
                 raise
-            if isinstance(e, (ImportError, OSError, MemoryError)):  # the machine's, not your code's
+            if isinstance(e, (ImportError, OSError)):  # the machine's, not your code's (a MemoryError
+                # is a size your code asked for: the notebook would have stopped there too)
                 raise LogProblem(
                     f"the grader could not replay the training of {file} ({type(e).__name__}: "
                     f"{e}); this is not your code's fault: please tell the course staff.",

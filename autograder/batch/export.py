@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from autograder.batch.hashing import walk
 from autograder.batch.records import Flag, Student, Submission
 from autograder.grading.uploads import SKIP_DIRS, part_files
 
@@ -135,13 +136,13 @@ def names_in(path: Path | None) -> set[str]:
                 return {Path(n).name for n in zf.namelist()[:MAX_NAMES]}
         if path.is_dir():
             names = set()
-            for i, p in enumerate(path.rglob("*")):
-                if i > MAX_NAMES:
+            for _, entry in walk(path, MAX_NAMES):
+                if entry is None:
                     break
-                names.add(p.name)
-                if p.suffix == ".zip" and p.is_file():
-                    names |= names_in(p)
+                names.add(entry.name)
+                if entry.name.endswith(".zip") and entry.is_file(follow_symlinks=False):
+                    names |= names_in(Path(entry.path))
             return names
-    except (OSError, zipfile.BadZipFile, ValueError):
+    except Exception:  # noqa: BLE001 - a submission the detection cannot read is not counted
         pass
     return set()

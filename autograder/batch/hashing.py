@@ -16,6 +16,36 @@ HASH_VERSION = "3"
 MAX_HASHED_FILES = 20000
 
 
+def walk(root: Path, limit: int):
+    """(relative path, os.DirEntry) of every entry under the folder ``root`` but folders, in
+    sorted order, without following links and without recursion (a student's folder may be
+    thousands deep); at most ``limit`` entries, then ("...", None). Unreadable folders are
+    skipped; ``__pycache__`` folders and ``.pyc`` files are left out."""
+    stack, count = [(Path(root), "")], 0
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != "__pycache__":
+                    folders.append((Path(entry.path), rel + "/"))
+                continue
+            if entry.name.endswith(".pyc"):
+                continue
+            count += 1
+            if count > limit:
+                yield "...", None
+                return
+            yield rel, entry
+        stack.extend(reversed(folders))
+
+
 def hash_tree(h, root: Path, label: str) -> None:
     """Feed every regular file under ``root`` (names and bytes; links by target) into ``h``."""
     root = Path(root)
@@ -26,25 +56,16 @@ def hash_tree(h, root: Path, label: str) -> None:
         h.update(f"{label}:file\n".encode())
         hash_file(h, root)
         return
-    count = 0
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__",))
-        for name in sorted(filenames):
-            if name.endswith(".pyc"):
-                continue
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            count += 1
-            if count > MAX_HASHED_FILES:
-                h.update(b"...too many files\n")
-                return
-            if path.is_symlink():
-                h.update(f"{label}:{rel}:link:{os.readlink(path)}\n".encode())
-            elif path.is_file():
-                h.update(f"{label}:{rel}\n".encode())
-                hash_file(h, path)
-            else:  # fifo, socket, device: never opened
-                h.update(f"{label}:{rel}:special\n".encode())
+    for rel, entry in walk(root, MAX_HASHED_FILES):
+        if entry is None:
+            h.update(b"...too many files\n")
+        elif entry.is_symlink():
+            h.update(f"{label}:{rel}:link:{os.readlink(entry.path)}\n".encode())
+        elif entry.is_file(follow_symlinks=False):
+            h.update(f"{label}:{rel}\n".encode())
+            hash_file(h, Path(entry.path))
+        else:  # fifo, socket, device: never opened
+            h.update(f"{label}:{rel}:special\n".encode())
 
 
 def hash_file(h, path: Path) -> None:

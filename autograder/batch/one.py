@@ -8,6 +8,7 @@ import socket
 import time
 from pathlib import Path
 
+from autograder.batch.hashing import walk
 from autograder.batch.records import GradingState, Item, RunSpec
 from autograder.batch.shared_runs import notebook_runs
 from autograder.batch.state import clear, grader_key, now, seal, write_state
@@ -16,7 +17,7 @@ from autograder.grading.results import failure_results, result_name, write_resul
 from autograder.grading.sandbox.cleanup import scratch_dir
 from autograder.grading.sandbox.confinement import Policy, share_of_machine
 from autograder.grading.supervisor import GradeOptions, Layout, grade_part
-from autograder.grading.uploads import UploadError, open_upload
+from autograder.grading.uploads import MAX_UPLOAD_FILES, UploadError, open_upload, shown_name
 
 
 def open_submission(path: Path | None, tmp: Path, modules: list[str]) -> Path:
@@ -25,11 +26,9 @@ def open_submission(path: Path | None, tmp: Path, modules: list[str]) -> Path:
     if path is None:
         raise UploadError("no files for this submission in the export")
     if path.is_dir() and not path.is_symlink():
-        try:
-            if not any(p.is_file() and not p.is_symlink() for p in path.rglob("*")):
-                raise UploadError("the submission folder is empty")
-        except OSError as e:
-            raise UploadError(f"the submission folder cannot be read ({e.strerror})") from e
+        if not any(e is not None and e.is_file(follow_symlinks=False)
+                   for _, e in walk(path, MAX_UPLOAD_FILES)):
+            raise UploadError("the submission folder is empty")
     return open_upload(path, tmp, modules)
 
 
@@ -68,7 +67,7 @@ def grade_one(layout: Layout, spec: RunSpec, item: Item, pool=None) -> GradingSt
             upload = open_submission(Path(item.path) if item.path else None, tmp, modules)
         except UploadError as e:
             upload = None
-            state = dataclasses.replace(state, status="not graded", reason=str(e))
+            state = dataclasses.replace(state, status="not graded", reason=shown_name(str(e)))
         if upload is not None:
             state = dataclasses.replace(state, runs=notebook_runs(
                 upload, [f for p in spec.parts for f in cfg.parts[p].data_files]))
@@ -92,8 +91,8 @@ def _grade_part(layout, cfg, cases, spec: RunSpec, part: str, upload: Path | Non
     try:
         data = grade_part(layout, cfg, part, selected, upload, opts, pool=pool)
     except Exception as e:  # noqa: BLE001 - one submission never stops the batch
-        state = dataclasses.replace(state, status="grader error", hash=None,
-                                    reason=f"the autograder failed ({type(e).__name__}: {e})")
+        state = dataclasses.replace(state, status="grader error", hash=None, reason=shown_name(
+            f"the autograder failed ({type(e).__name__}: {e})"))
         return failure_results("The autograder failed while grading this submission; "
                                "please tell the course staff."), state
     confinement = data.get("extra_data", {}).get("confinement")

@@ -13,6 +13,7 @@ from pathlib import Path
 from autograder.batch.hashing import hash_file
 from autograder.batch.records import GradingState, Item, RecordError, RunSpec
 from autograder.grading.results import failure_results, result_name, write_results
+from autograder.grading.uploads import shown_name
 
 STATE_FILE = "grading.json"  # in OUT/<submission id>/, beside its results*.json
 KEY_FILE = ".grader-key"  # in the output folder: the grader's own, never in a student's view
@@ -82,7 +83,8 @@ def write_unfinished(spec: RunSpec, item: Item, reason: str, seconds: float) -> 
     clear(dest)
     for part in spec.parts:
         write_results(failure_results(f"Not graded: {reason}."), dest / result_name(part, spec.parts))
-    state = GradingState(submission=item.id, parts=spec.parts, status="stopped", reason=reason,
+    state = GradingState(submission=item.id, parts=spec.parts, status="stopped",
+                         reason=shown_name(reason),
                          hash=None, run=spec.run, host=socket.gethostname(), gpu=item.gpu,
                          seconds=round(seconds, 3), finished_at=now())
     write_state(dest, state)

@@ -153,7 +153,8 @@ def validate(repo: Path, parts=None, jobs: int = 2, verbose: bool = True,
             return 2
         parts = [p for p in cfg.parts if any(c.question in questions for c in cases[p])]
     parts = parts or list(cfg.parts)
-    opts = GradeOptions(tier="all", device="cpu", policy=policy or Policy())
+    opts = GradeOptions(tier="all", device="cpu", policy=policy or Policy(),
+                        keep_fork_server=True)  # the project's own code: one fork server
     problems: list[str] = []
     lines: list[str] = []
 

@@ -105,7 +105,12 @@ def run_case(case: CaseSpec, sandbox, submission: SubmissionFiles, device: str,
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a message
         if isinstance(exc, KeyboardInterrupt):
             raise
-        return Event("end", case.id, "failed", case_message(tc, exc),
+        try:
+            message = case_message(tc, exc)
+        except Exception as e:  # noqa: BLE001 - what the student's objects did to the wording
+            message = (f"Your code's error could not be shown ({type(e).__name__} while wording "
+                       "it); run the check in your notebook to see it.")
+        return Event("end", case.id, "failed", message,
                      time.monotonic() - t0 - sandbox.uncharged_s, failure_problem(exc))
 
 
@@ -124,15 +129,23 @@ def confinement_record(policy) -> dict:
         return {"kind": "refused", "reason": str(e)}
 
 
+def forget_given_code() -> None:
+    """Drop the given code's modules (``hw12.*``), so that each job imports them afresh: nothing an
+    earlier grading left in their state (a cache of replays, say) answers for the next one."""
+    for name in [m for m in sys.modules if m == "hw12" or m.startswith("hw12.")]:
+        del sys.modules[name]
+
+
 def run_job(job: Job) -> None:
     """Run the job's cases in order, appending their events; ``done`` last, whatever happens."""
     import torch
 
-    from autograder.grading.sandbox.client import Sandbox, SandboxOptions
+    from autograder.grading.sandbox.client import Sandbox, SandboxOptions, Zygote
     from autograder.grading.sandbox.confinement import Policy
 
     if job.trusted_release not in sys.path:
         sys.path.insert(0, job.trusted_release)  # given support code (trusted)
+    forget_given_code()
     device = job.device or ("cuda" if torch.cuda.is_available() else "cpu")
     policy = Policy(**job.confinement)
     sandbox = Sandbox(SandboxOptions(
@@ -150,6 +163,8 @@ def run_job(job: Job) -> None:
         finally:
             sandbox.close()
             events.write(Event("confined", message=json.dumps(confinement_record(policy))).line())
+            if not job.keep_fork_server:
+                Zygote.close_shared()
             events.write(Event("done").line())
 
 

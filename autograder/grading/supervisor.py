@@ -62,6 +62,7 @@ class GradeOptions:
     device: str | None = None  # None: cuda where available; "cpu" forces the reduced CPU versions
     policy: Policy = Policy()  # how the student's code is confined (sandbox/confinement.py)
     python: str = sys.executable
+    keep_fork_server: bool = False  # True only for the project's own code (protocol.Job)
 
 
 class ScratchPaths:
@@ -309,7 +310,7 @@ def _job(layout: Layout, cfg: GradingConfig, pending: list[Case], paths: Scratch
         trusted_release=str(layout.release), start_timeout_s=cfg.defaults.start_timeout_s,
         import_timeout_s=cfg.defaults.import_timeout_s, device=opts.device,
         cpu_fallback=opts.device == "cpu", confinement=asdict(opts.policy),
-        missing_modules=dict(missing))
+        missing_modules=dict(missing), keep_fork_server=opts.keep_fork_server)
 
 
 def run_cases(layout: Layout, cfg: GradingConfig, cases: list[Case], scratch: Path,

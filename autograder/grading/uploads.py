@@ -10,6 +10,7 @@ import os
 import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterable
 
@@ -36,7 +37,8 @@ def safe_extract(archive: Path, dest: Path) -> None:
         for info in infos:
             target = (dest / info.filename).resolve()
             if root != target and root not in target.parents:
-                raise UploadError(f"the zip entry {info.filename!r} points outside the upload")
+                raise UploadError(f"the zip entry {shown_name(repr(info.filename))} points outside "
+                              "the upload")
             if info.is_dir():
                 target.mkdir(parents=True, exist_ok=True)
                 continue
@@ -109,13 +111,21 @@ def copy_upload_file(src: Path, dest: Path, max_bytes: int = MAX_FILE_BYTES) -> 
         f.write(data)
 
 
+def shown_name(name: str) -> str:
+    """A file name of the upload as staff and students may read it: control characters (which a
+    terminal would obey) written as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in name)
+
+
 def _extract(archive: Path, dest: Path) -> None:
     try:
         safe_extract(archive, dest)
     except UploadError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
-        raise UploadError(f"{archive.name} is not a readable zip file ({type(e).__name__})") from e
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+            NotImplementedError, RuntimeError, zlib.error) as e:  # unsupported, encrypted, damaged
+        raise UploadError(f"{shown_name(archive.name)} is not a readable zip file "
+                          f"({type(e).__name__})") from e
 
 
 def open_upload(path: Path, tmp: Path, modules: Iterable[str]) -> Path:

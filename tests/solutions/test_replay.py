@@ -177,3 +177,43 @@ def test_a_log_edited_in_its_fourth_digit_loses_the_log_question(part):
         assert len(failed[question]) == len(inprocess.cases(part, question))
         text = "\n".join(messages.values())
         assert "at step 2" in text and "when the grader replays it" in text, text[:600]
+
+
+def _raising(exc: BaseException):
+    """A stand-in for the student's module whose every function raises ``exc``."""
+    class Module:
+        def __getattr__(self, name):
+            def fn(*args, **kwargs):
+                raise exc
+            return fn
+    return Module()
+
+
+@pytest.mark.parametrize("exc, problem", [
+    (MemoryError(), "log does not replay"),  # a size the student's code asked for
+    (ValueError("bad shape"), "log does not replay"),
+    (ImportError("no module named x"), "grader error"),  # the machine's
+])
+def test_what_stops_a_replay_decides_whose_fault_it_is(exc, problem):
+    from hw12 import replay
+
+    log = json.loads((inprocess.ROOT / "solutions" / "submission_log.json").read_text())
+    source = (inprocess.ROOT / "solutions" / "hw12" / "rlhf.py").read_text()
+    files = inprocess.Submission({"hw12/rlhf.py": source + f"\n# {type(exc).__name__}\n"})
+    with pytest.raises(replay.LogProblem) as info:
+        replay.require_match("submission_log.json", log["replay"], _raising(exc), "hw12/rlhf.py",
+                             files)
+    assert info.value.problem == problem, str(info.value)
+
+
+def test_two_module_files_that_differ_in_any_byte_never_share_a_hash():
+    from hw12 import replay
+
+    a = inprocess.Submission({})
+    for name, data in (("a.py", b"x = '\xe9'\n"), ("b.py", b"x = '\xe8'\n")):
+        (a.root / "hw12").mkdir(exist_ok=True)
+        (a.root / "hw12" / name).write_bytes(data)
+    with pytest.raises(replay.LogProblem, match="not UTF-8"):
+        replay.submitted_sha256("hw12/a.py", a)
+    (a.root / "hw12" / "c.py").write_bytes("x = 'é'\n".encode())
+    assert replay.submitted_sha256("hw12/c.py", a) == replay.source_sha256("x = 'é'\n")

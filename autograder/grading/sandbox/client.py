@@ -55,6 +55,15 @@ class StudentRaised(Exception):
         super().__init__(text + (f"\n{where}" if where else ""))
 
 
+def student_raised(label: str, fields: list) -> "StudentRaised | StudentCrashed":
+    """The error the worker reports, from its fields (type name, message, frames). The worker is
+    the student's process, so fields that are not three strings are a broken reply, not text."""
+    if len(fields) != 3 or not all(type(f) is str for f in fields):
+        return StudentCrashed(f"{label}: your code's process reported an error the grader cannot "
+                              "read (did your code change how the grader's worker answers?)")
+    return StudentRaised(label, *fields)
+
+
 class SandboxAbort(BaseException):
     """The student process hung or died, or a module cannot be used; the current test cannot go
     on. ``problem``: what kind of failure it is (protocol.PROBLEMS)."""
@@ -503,7 +512,7 @@ class Sandbox:
             if limit_s is None:
                 self.left_s -= time.monotonic() - t0 - (proc.answer_s - answered)
         if status == "err":
-            raise StudentRaised(label, *rest)
+            raise student_raised(label, rest)
         return rest[0]
 
     # ---- modules and objects --------------------------------------------------------------------

@@ -142,6 +142,10 @@ class Job:
     cpu_fallback: bool = False  # GPU-tier cases run in their reduced CPU version
     confinement: dict = field(default_factory=dict)  # a confinement.Policy, as a dict
     missing_modules: dict[str, str] = field(default_factory=dict)  # module -> why it is missing
+    # False: the job's fork server (its namespaces, uid and cgroup) ends with the job, so nothing a
+    # submission leaves in it (processes, shared memory, a stopped server) reaches the next grading
+    # of the same runner. True only for the project's own code (validate), to start it once.
+    keep_fork_server: bool = False
 
     def write(self, path) -> None:
         with open(path, "w") as f:
