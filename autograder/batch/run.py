@@ -51,7 +51,8 @@ def run_batch(layout: Layout, cfg, cases, export: Path, out: Path, opts: BatchOp
     for sub in subs:
         h = submission_hash(sub.path, fingerprint)
         state = read_state(out, sub.id)
-        if (not opts.force and state is not None and state.hash == h and sealed(out, state)
+        if (not opts.force and state is not None and state.submission == sub.id
+                and state.hash == h and sealed(out, state)
                 and all((out / sub.id / result_name(p, parts)).exists() for p in parts)):
             reused += 1
             continue

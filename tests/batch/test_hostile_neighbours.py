@@ -174,7 +174,19 @@ def _escape_name(dest: Path) -> None:
     (dest / "\x1b]0;PWNED\x07\x1b[2K\rfake.zip").write_text("not a zip")
 
 
-def test_what_one_folder_holds_never_stops_the_batch(tmp_path):
+@pytest.fixture
+def removed_deep(tmp_path):
+    """tmp_path, emptied without recursion afterwards (pytest's own clean-up recurses, and a
+    folder 1,000 deep would stop the next session)."""
+    from autograder.grading.sandbox.cleanup import remove_tree
+
+    yield tmp_path
+    for entry in tmp_path.iterdir():
+        remove_tree(entry)
+
+
+def test_what_one_folder_holds_never_stops_the_batch(removed_deep):
+    tmp_path = removed_deep
     rows = _batch(fast_root(tmp_path), tmp_path, {
         "honest_1": reference, "deep": _deep_folder, "odd_zip": _unsupported_zip,
         "escapes": _escape_name}, part=None)  # the parts detected from the export, too
