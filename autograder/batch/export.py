@@ -11,9 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from autograder.batch.hashing import walk
 from autograder.batch.records import Flag, Student, Submission
-from autograder.grading.uploads import SKIP_DIRS, part_files
+from autograder.grading.uploads import SKIP_DIRS, part_files, walk
 
 META_FILE = "submission_metadata.yml"
 MAX_NAMES = 5000  # entries of one submission read to detect its part

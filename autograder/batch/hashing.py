@@ -9,41 +9,12 @@ from pathlib import Path
 
 from autograder.build.imports import grading_files
 from autograder.grading.supervisor import Layout
+from autograder.grading.uploads import walk
 
 # Bump when the meaning of the hash or the records it keeps change (2: grading code only;
 # 3: grading.json is a typed record with the notebook runs and the tests' problems).
 HASH_VERSION = "3"
 MAX_HASHED_FILES = 20000
-
-
-def walk(root: Path, limit: int):
-    """(relative path, os.DirEntry) of every entry under the folder ``root`` but folders, in
-    sorted order, without following links and without recursion (a student's folder may be
-    thousands deep); at most ``limit`` entries, then ("...", None). Unreadable folders are
-    skipped; ``__pycache__`` folders and ``.pyc`` files are left out."""
-    stack, count = [(Path(root), "")], 0
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError:
-            continue
-        folders = []
-        for entry in entries:
-            rel = f"{prefix}{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name != "__pycache__":
-                    folders.append((Path(entry.path), rel + "/"))
-                continue
-            if entry.name.endswith(".pyc"):
-                continue
-            count += 1
-            if count > limit:
-                yield "...", None
-                return
-            yield rel, entry
-        stack.extend(reversed(folders))
 
 
 def hash_tree(h, root: Path, label: str) -> None:

@@ -8,7 +8,6 @@ import socket
 import time
 from pathlib import Path
 
-from autograder.batch.hashing import walk
 from autograder.batch.records import GradingState, Item, RunSpec
 from autograder.batch.shared_runs import notebook_runs
 from autograder.batch.state import clear, grader_key, now, seal, write_state
@@ -17,7 +16,13 @@ from autograder.grading.results import failure_results, result_name, write_resul
 from autograder.grading.sandbox.cleanup import scratch_dir
 from autograder.grading.sandbox.confinement import Policy, share_of_machine
 from autograder.grading.supervisor import GradeOptions, Layout, grade_part
-from autograder.grading.uploads import MAX_UPLOAD_FILES, UploadError, open_upload, shown_name
+from autograder.grading.uploads import (
+    MAX_UPLOAD_FILES,
+    UploadError,
+    open_upload,
+    shown_name,
+    walk,
+)
 
 
 def open_submission(path: Path | None, tmp: Path, modules: list[str]) -> Path:

@@ -63,6 +63,36 @@ def plain_file(upload: Path, rel: Path) -> Path | None:
     return path
 
 
+def walk(root: Path, limit: int | None = None):
+    """(relative path, os.DirEntry) of every entry under the folder ``root`` but folders, in
+    sorted order, without following links and without recursion (a student's folder may be
+    thousands deep); at most ``limit`` entries (all: None), then ("...", None). Unreadable folders are
+    skipped; ``__pycache__`` folders and ``.pyc`` files are left out."""
+    stack, count = [(Path(root), "")], 0
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            rel = f"{prefix}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != "__pycache__":
+                    folders.append((Path(entry.path), rel + "/"))
+                continue
+            if entry.name.endswith(".pyc"):
+                continue
+            count += 1
+            if limit is not None and count > limit:
+                yield "...", None
+                return
+            yield rel, entry
+        stack.extend(reversed(folders))
+
+
 def find_file(upload: Path, relpath: str) -> Path | None:
     """The submitted copy of ``relpath`` (e.g. hw12/rlhf.py): exact path first, else by name.
 
@@ -72,9 +102,9 @@ def find_file(upload: Path, relpath: str) -> Path | None:
     if exact is not None:
         return exact
     name = Path(relpath).name
-    hits = [p for p in upload.rglob(name)
-            if not (SKIP_DIRS & set(p.relative_to(upload).parts)) and not p.name.startswith("._")
-            and plain_file(upload, p.relative_to(upload)) is not None]
+    hits = [upload / rel for rel, entry in walk(upload) if entry.name == name
+            and not (SKIP_DIRS & set(Path(rel).parts)) and not name.startswith("._")
+            and plain_file(upload, Path(rel)) is not None]
     parent = Path(relpath).parent.name
     hits.sort(key=lambda p: (p.parent.name != parent, len(p.parts), str(p)))
     return hits[0] if hits else None
@@ -147,8 +177,8 @@ def open_upload(path: Path, tmp: Path, modules: Iterable[str]) -> Path:
     if any(find_file(path, f"hw12/{m}.py") for m in modules):
         return path
     try:
-        zips = sorted(p for p in path.rglob("*.zip") if plain_file(path, p.relative_to(path))
-                      and not (SKIP_DIRS & set(p.relative_to(path).parts)))
+        zips = sorted(path / rel for rel, entry in walk(path) if entry.name.endswith(".zip")
+                      and plain_file(path, Path(rel)) and not (SKIP_DIRS & set(Path(rel).parts)))
     except OSError as e:
         raise UploadError(f"the submission folder cannot be read ({e.strerror})") from e
     if not zips:

@@ -10,6 +10,18 @@ from autograder.grading.sandbox.client import Sandbox, SandboxOptions, Zygote, Z
 from autograder.grading.sandbox.confinement import Policy
 
 
+def _sandbox(tmp_path, module: str, source: str) -> Sandbox:
+    """A sandbox over a package ``hw12`` holding one module ``module`` with ``source``."""
+    pkg = tmp_path / "pkg" / "hw12"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / f"{module}.py").write_text(source)
+    home = tmp_path / "home"
+    home.mkdir()
+    return Sandbox(SandboxOptions(package_root=tmp_path / "pkg", log_path=tmp_path / "worker.log",
+                                  home=home))
+
+
 def test_a_fork_server_that_cannot_start_is_the_graders_fault():
     with pytest.raises(ZygoteFailed) as info:
         Zygote("/bin/false", time.monotonic() + 30, Policy())
@@ -20,18 +32,11 @@ def test_a_fork_server_that_cannot_start_is_the_graders_fault():
 def test_workers_are_fresh_forks_that_inherit_nothing_but_their_pipes(tmp_path):
     """Two workers in a row come from one fork server; each is a new process with descriptors 0-4
     only, and a worker that exits is reported with its exit status."""
-    pkg = tmp_path / "pkg" / "hw12"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "probe.py").write_text(
-        "import os\n"
-        "def fds():\n    return sorted(int(f) for f in os.listdir('/proc/self/fd'))\n"
-        "def pid():\n    return os.getpid()\n"
-        "def leave():\n    os._exit(3)\n")
-    home = tmp_path / "home"
-    home.mkdir()
-    box = Sandbox(SandboxOptions(package_root=tmp_path / "pkg", log_path=tmp_path / "worker.log",
-                                 home=home))
+    box = _sandbox(tmp_path, "probe",
+                   "import os\n"
+                   "def fds():\n    return sorted(int(f) for f in os.listdir('/proc/self/fd'))\n"
+                   "def pid():\n    return os.getpid()\n"
+                   "def leave():\n    os._exit(3)\n")
     box.begin_test(0, 60)
     probe = box.module("probe")
     first = probe.pid()
@@ -114,35 +119,28 @@ def test_a_substituted_callee_is_answered_by_the_runner_with_values_only(tmp_pat
 def test_a_tests_time_limit_is_charged_only_while_the_students_code_runs(tmp_path):
     """The runner's own work between calls (an oracle, a statistic) and its answers to stand-in
     calls use none of a test's limit; the student's code's own time does, across calls. So a slow
-    or busy grader never times out a student's code, and a slow student's code still does."""
+    or busy grader never times out a student's code, and a slow student's code still does. The
+    margins are seconds: the runner's 5 s against a 2 s limit; the student's 1 s, then 1 s more."""
     from autograder.grading.sandbox.client import StudentTimeout
 
-    pkg = tmp_path / "pkg" / "hw12"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "work.py").write_text(
-        "import time\n"
-        "def callee(x):\n    return x\n"
-        "def quick(x):\n    return callee(x)\n"
-        "def slow(s):\n    time.sleep(s)\n    return s\n")
-    home = tmp_path / "home"
-    home.mkdir()
-    box = Sandbox(SandboxOptions(package_root=tmp_path / "pkg", log_path=tmp_path / "worker.log",
-                                 home=home))
+    box = _sandbox(tmp_path, "work",
+                   "import time\n"
+                   "def callee(x):\n    return x\n"
+                   "def quick(x):\n    return callee(x)\n"
+                   "def slow(s):\n    time.sleep(s)\n    return s\n")
     box.begin_test(0, 60)
     work = box.module("work")
     work.quick(1)  # start-up and import, in an earlier test
 
     def slow_answer(x):
-        time.sleep(1.5)  # the runner computing a stand-in's value
+        time.sleep(2.5)  # the runner computing a stand-in's value
         return x
 
-    box.begin_test(0, 1.0)
-    time.sleep(1.5)  # the runner's own work between the student's calls
+    box.begin_test(0, 2.0)
+    time.sleep(2.5)  # the runner's own work between the student's calls
     with box.substituted(work, "callee", slow_answer):
         assert work.quick(2) == 2
-    assert work.quick(3) == 3 and box.left_s > 0.5
-    work.slow(0.3)
-    with pytest.raises(StudentTimeout):  # 0.3 s + 0.9 s of the student's own time: over 1 s
-        work.slow(0.9)
+    assert work.quick(3) == 3 and work.slow(1.0) == 1.0
+    with pytest.raises(StudentTimeout):  # 1 s + 1.5 s of the student's own time: over 2 s
+        work.slow(1.5)
     box.close()

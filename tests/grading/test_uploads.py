@@ -10,6 +10,7 @@ short: one function (q4_rm_loss) and the log (q4_log). ``make test`` grades five
 """
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -158,3 +159,27 @@ def test_a_zip_entry_outside_the_upload_is_refused(tmp_path, name):
     with pytest.raises(UploadError, match="points outside the upload"):
         safe_extract(archive, dest)
     assert not list(tmp_path.rglob("escape.txt")) and not Path("/abs/escape.txt").exists()
+
+
+def test_a_folder_thousands_deep_is_searched_without_recursion(tmp_path):
+    """find_file walks the upload with a stack, not recursion (a folder 1,200 deep once stopped
+    the batch); the deep tree is removed the same way, since pytest's own clean-up recurses."""
+    from autograder.grading.sandbox.cleanup import remove_tree
+    from autograder.grading.uploads import find_file
+
+    top = tmp_path / "upload"
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        for _ in range(1200):
+            os.mkdir("a", dir_fd=fd)
+            fd, old = os.open("a", os.O_RDONLY, dir_fd=fd), fd
+            os.close(old)
+        os.close(os.open("rlhf.py", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+    try:
+        found = find_file(top, "hw12/rlhf.py")
+        assert found is not None and found.name == "rlhf.py" and len(found.parts) > 1200
+    finally:
+        remove_tree(top)
